@@ -1,0 +1,81 @@
+"""The command-line contract (see docs/architecture.md). Each command group lives in its own
+module under ``app/commands`` and registers its subcommands here; this module parses, runs
+and turns every FamiliarError into a one-line message and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+from app.commands.base import Cli, CliError
+from app.core.errors import FamiliarError
+from app.core.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+# Every module here has ``register(subparsers, common)``; order sets the help listing.
+COMMAND_MODULES = (
+    "app.commands.profile_cmds",
+    "app.commands.doctor_cmd",
+    "app.commands.bench_cmds",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser = argparse.ArgumentParser(
+        prog="familiar",
+        description="Familiar: a private assistant with a local model and your own files.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line usage error
+        return int(exc.code or 0)
+    if args.version:
+        if args.json:
+            print(json.dumps({"version": __version__}))
+        else:
+            print(f"familiar {__version__}")
+        return 0
+    if args.command is None:
+        from app.__main__ import gui_main
+
+        return gui_main()
+    setup_logging()
+    cli = Cli(args)
+    try:
+        return int(args.handler(cli) or 0)
+    except (FamiliarError, CliError) as exc:
+        return cli.fail(str(exc), getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        return cli.fail("interrupted", 130)
+    except Exception as exc:
+        from app.core.profile.store import DatabaseError
+
+        if isinstance(exc, DatabaseError):
+            return cli.fail("store.db is damaged (database error); restore it from a backup", 4)
+        log.exception("command %s failed", args.command)
+        return cli.fail(f"internal error ({type(exc).__name__}); see the log for details", 1)
+    finally:
+        cli.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The encrypted profile: header and key slots, the SQLCipher store, encrypted blobs."""

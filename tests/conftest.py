@@ -1,0 +1,93 @@
+"""Suite-wide guards: no network beyond loopback, offline model hubs, isolated homes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+os.environ["DO_NOT_TRACK"] = "1"
+
+NETWORK_ATTEMPTS: list[str] = []
+
+
+class NonLoopbackConnection(AssertionError):
+    pass
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, str | bytes):  # AF_UNIX paths
+        return True
+    if not isinstance(address, tuple) or not address:
+        return False
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: resolving it would already be network traffic
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        NETWORK_ATTEMPTS.append(repr(address))
+        raise NonLoopbackConnection(f"test tried to reach {address!r}")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        NETWORK_ATTEMPTS.append(repr(address))
+        raise NonLoopbackConnection(f"test tried to reach {address!r}")
+    return _real_connect_ex(self, address)  # type: ignore[arg-type]
+
+
+def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    if host not in (None, "localhost", "127.0.0.1", "::1", b"localhost") and not _is_loopback((host,)):
+        NETWORK_ATTEMPTS.append(f"resolve {host!r}")
+        raise NonLoopbackConnection(f"test tried to resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def _no_network_attempts() -> Iterator[None]:
+    before = len(NETWORK_ATTEMPTS)
+    yield
+    attempts = NETWORK_ATTEMPTS[before:]
+    assert not attempts, f"a test tried to leave the machine: {attempts}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own FAMILIAR_HOME so nothing touches the real profile."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("FAMILIAR_HOME", str(home))
+    monkeypatch.delenv("FAMILIAR_PASSPHRASE", raising=False)
+    monkeypatch.delenv("FAMILIAR_RECOVERY_KEY", raising=False)
+    monkeypatch.delenv("FAMILIAR_NEW_PASSPHRASE", raising=False)
+    return home
+
+
+@pytest.fixture
+def home(_isolated_home: Path) -> Path:
+    return _isolated_home
