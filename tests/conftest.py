@@ -91,3 +91,6 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 @pytest.fixture
 def home(_isolated_home: Path) -> Path:
     return _isolated_home
+
+
+from tests.fixtures.profiles import created, unlocked  # noqa: E402,F401  (shared fixtures)

@@ -54,7 +54,7 @@ class TaskState:
         self._cancel = threading.Event()
         self._on_progress = on_progress
         self._min_interval = min_interval
-        self._last_emit = 0.0
+        self._last_emit = float("-inf")
         self._pending: Progress | None = None
         self._lock = threading.Lock()
         self.progress = Progress(0, None)

@@ -31,20 +31,25 @@ def backend_name(backend: Any) -> str:
 
 def refusal(backend: Any) -> str | None:
     """Why ``backend`` cannot keep the profile key, or None when it can."""
+    from keyring.backends.chainer import ChainerBackend
+
     name = backend_name(backend)
-    if name == "keyring.backends.chainer.ChainerBackend":
-        inner = list(getattr(backend, "backends", []))
+    if isinstance(backend, ChainerBackend):
+        # The chainer writes to its first backend that takes the write: judge that one.
+        inner = list(backend.backends)
         if not inner:
             return _REFUSED["keyring.backends.fail.Keyring"]
         return refusal(inner[0])
-    if name in _REFUSED:
-        return _REFUSED[name]
-    priority = getattr(backend, "priority", 1)
+    for cls in type(backend).__mro__:
+        refused = _REFUSED.get(f"{cls.__module__}.{cls.__qualname__}")
+        if refused:
+            return refused
     try:
-        if float(priority) <= 0:
-            return f"the keychain backend {name} is not usable (priority {priority})"
-    except (TypeError, ValueError):
-        pass
+        priority = float(backend.priority)
+    except Exception:  # a backend whose viability check itself fails
+        return f"the keychain backend {name} is not usable here"
+    if priority <= 0:
+        return f"the keychain backend {name} is not usable (priority {priority:g})"
     return None
 
 

