@@ -26,6 +26,9 @@ class EngineSettings:
     max_tokens: int = 1024
     seed: int = -1
     idle_unload_s: float = 600.0
+    batch_size: int = 512  # prompt tokens per llama.cpp decode call
+    use_mmap: bool = True
+    lora_scale: float = 1.0
 
 
 @dataclass

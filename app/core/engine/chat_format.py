@@ -29,15 +29,18 @@ class ChatFormat:
     bos_token: str
     eos_token: str
     stop: list[str] = field(default_factory=list)
+    _formatter: Jinja2ChatFormatter | None = field(default=None, repr=False, compare=False)
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt text, ending where the assistant's answer starts."""
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         if self.template is None:
             return _render_plain(msgs)
-        formatter = Jinja2ChatFormatter(
-            template=self.template, eos_token=self.eos_token, bos_token=self.bos_token
-        )
+        if self._formatter is None:
+            self._formatter = Jinja2ChatFormatter(
+                template=self.template, eos_token=self.eos_token, bos_token=self.bos_token
+            )
+        formatter = self._formatter
         try:
             return formatter(messages=msgs).prompt
         except Exception:

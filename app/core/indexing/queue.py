@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.indexing.pathkeys import key_to_path, path_to_key
+from app.core.memory.paths import key_to_path, path_to_key
 from app.core.profile.store import Store
 
 MAX_ATTEMPTS = 3

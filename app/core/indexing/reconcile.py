@@ -19,9 +19,9 @@ from pathlib import Path
 
 from app.core.indexing.issues import IssueList
 from app.core.indexing.library import Folder, Library
-from app.core.indexing.pathkeys import key_to_path, path_to_key
+from app.core.memory.paths import key_to_path, path_to_key
 from app.core.indexing.queue import Job
-from app.core.indexing.rules import MARKER_FILES, Rules, read_gitignore
+from app.core.indexing.rules import MARKER_FILES, Rules, indexable_type, read_gitignore
 from app.core.profile.store import Store
 from app.core.tasks import TaskState
 
@@ -101,6 +101,8 @@ class RuleTree:
     def file_excluded(self, path: Path) -> bool:
         if not self.folder.contains(path) or path == self.folder.path:
             return True
+        if not indexable_type(path.name):
+            return True
         return self.dir_excluded(path.parent) or self.rules_of_dir(path.parent).excluded(
             self.rel(path), is_dir=False)
 
@@ -146,6 +148,8 @@ def walk(tree: RuleTree, top: Path, state: TaskState | None = None,
             path = directory / entry.name
             if is_dir:
                 stack.append(path)
+                continue
+            if not indexable_type(entry.name):
                 continue
             try:
                 st = entry.stat()

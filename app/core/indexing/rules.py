@@ -14,8 +14,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pathspec
+
+from app.core.memory.extract import family_of, supported_extensions
 
 # What a person expects to be left alone: hidden files and folders (.git, .venv, .cache...),
 # dependency and build outputs, caches, compiled files, editor and download leftovers.
@@ -60,11 +63,8 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 # standard cache marker): pruned whatever its name.
 MARKER_FILES: frozenset[str] = frozenset({"pyvenv.cfg", "CACHEDIR.TAG"})
 
-# Document formats that are binary by nature: never refused by the content sniffer.
-DOCUMENT_BINARY_EXTENSIONS: frozenset[str] = frozenset({
-    ".pdf", ".docx", ".doc", ".odt", ".ods", ".odp", ".xlsx", ".xls", ".pptx", ".ppt",
-    ".epub", ".rtf",
-})
+# Formats the extractors read that are binary by nature: never refused by the content sniffer.
+BINARY_FAMILIES: frozenset[str] = frozenset({"pdf", "docx", "pptx", "odt", "xlsx", "epub"})
 
 SNIFF_BYTES = 8192
 
@@ -155,10 +155,20 @@ def sniff_binary(path: str | os.PathLike[str]) -> bool:
 
     Document formats the extractors read (PDF, Office, EPUB) are never called binary here.
     Raises OSError when the file cannot be read."""
-    if os.path.splitext(os.fspath(path))[1].lower() in DOCUMENT_BINARY_EXTENSIONS:
+    family = family_of(Path(path))
+    if family is None or family.name in BINARY_FAMILIES:
         return False
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False  # UTF-16 text has NULs by design
     return b"\x00" in head
+
+
+def indexable_type(name: str) -> bool:
+    """Does an extractor read files with this name's extension? Other files are not
+    candidates at all (a photo folder does not fill the skipped list)."""
+    return os.path.splitext(name)[1].lower() in _SUPPORTED
+
+
+_SUPPORTED = supported_extensions()
