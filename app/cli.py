@@ -23,6 +23,10 @@ COMMAND_MODULES = (
     "app.commands.profile_cmds",
     "app.commands.doctor_cmd",
     "app.commands.bench_cmds",
+    "app.commands.ask_cmd",
+    "app.commands.folders_cmds",
+    "app.commands.index_cmd",
+    "app.commands.search_cmd",
 )
 
 

@@ -45,6 +45,45 @@ class Runtime:
 
         return Keychain()
 
+    @cached_property
+    def memory(self) -> Any:
+        """Embedder, ANN index, ingestor (index lane only) and searcher of this profile."""
+        from app.core.memory.service import Memory
+
+        return Memory(self.profile.home, self.profile.store, self.profile.subkey("vectors"),
+                      self.settings.memory)
+
+    @cached_property
+    def indexer(self) -> Any:
+        """Watched folders, reconcile, job queue and watcher; processes on the index lane."""
+        from app.core.indexing.service import Indexer
+        from app.core.memory.ingest import content_hash
+
+        return Indexer(self.profile.store, self.settings.indexing, self.lanes,
+                       lambda: self.memory.ingestor, content_hash)
+
+    @cached_property
+    def conversations(self) -> Any:
+        from app.core.assistant.conversations import Conversations
+
+        return Conversations(self.profile.store)
+
+    @property
+    def model_ready(self) -> bool:
+        """A model is configured and its file is there (else answers are extractive)."""
+        from pathlib import Path
+
+        path = self.settings.engine.model_path
+        return bool(path) and Path(path).is_file()
+
+    @cached_property
+    def assistant(self) -> Any:
+        """Answers on the llm lane; extractive when no model is ready."""
+        from app.core.assistant.rag import Assistant
+
+        return Assistant(self.conversations, self.memory.searcher,
+                         self.engine if self.model_ready else None, self.settings.assistant)
+
     def close(self) -> None:
         """Stop background work, then drop keys and connections (the lock)."""
         if self._closed:

@@ -10,7 +10,7 @@ import argparse
 import importlib
 from typing import Any
 
-BENCH_MODULES: tuple[str, ...] = ()
+BENCH_MODULES: tuple[str, ...] = ("app.commands.bench_retrieval",)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -40,6 +40,12 @@ class MemorySettings:
     chunk_overlap_tokens: int = 24
     max_chunks_per_file: int = 3
     max_text_chars_per_file: int = 2_000_000
+    fusion: str = "convex"  # convex | rrf | dense | bm25 (tuned on train sets: docs/memory.md)
+    fusion_candidates: int = 100  # candidates taken from each side before fusion
+    dense_weight: float = 0.5
+    rrf_k: float = 60.0
+    bm25_saturation: float = 0.0
+    bm25_heading_weight: float = 1.0
 
 
 @dataclass
@@ -51,12 +57,16 @@ class IndexingSettings:
     paused: bool = False
     debounce_s: float = 1.0
     reconcile_interval_s: float = 900.0
+    fallback_reconcile_s: float = 120.0  # while watching a folder fails
+    max_pending_events: int = 20000  # beyond this a burst becomes one folder scan
 
 
 @dataclass
 class AssistantSettings:
     history_turns: int = 6
     passages: int = 8
+    memories: int = 3
+    extractive_passages: int = 3
 
 
 @dataclass

@@ -69,6 +69,8 @@ class Engine:
         self._grammars: dict[str, llama_cpp.LlamaGrammar] = {}
         self.last_stats = GenerationStats()
         self.loads = 0
+        self.unloaded = threading.Event()  # set while no model is in memory
+        self.unloaded.set()
         self._idle = IdleUnloader(settings.idle_unload_s, self._request_idle_unload, clock)
         self._clock = clock
 
@@ -146,6 +148,7 @@ class Engine:
             ) from exc
         self._llm = llm
         self._info = info
+        self.unloaded.clear()
         eos, bos = llm.token_eos(), llm.token_bos()
         self._format = chat_format_for(
             info.chat_template,
@@ -181,6 +184,7 @@ class Engine:
                 self._adapter = lora.forget_handle(self._adapter)
             llm.close()
             log.info("model unloaded")
+        self.unloaded.set()
 
     def unload_if_idle(self) -> bool:
         """Unload when idle for ``idle_unload_s`` and not generating. True when it unloaded."""

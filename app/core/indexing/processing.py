@@ -25,7 +25,7 @@ from app.core.indexing.queue import Job, JobQueue
 from app.core.indexing.reconcile import Hasher, RuleTree, catalog, reconcile_folder
 from app.core.indexing.rules import sniff_binary
 from app.core.profile.store import Store
-from app.core.tasks import TaskState
+from app.core.tasks import Progress, ProgressCallback, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ class IngestorLike(Protocol):
 class ChildState(TaskState):
     """A TaskState for the Ingestor that is cancelled when its parent is."""
 
-    def __init__(self, parent: TaskState):
-        super().__init__()
+    def __init__(self, parent: TaskState, on_progress: ProgressCallback | None = None):
+        super().__init__(on_progress)
         self._parent = parent
 
     @property
@@ -186,7 +186,13 @@ class BatchProcessor:
     def _ingest(self, items: list[tuple[Path, int | None]], state: TaskState) -> list[Outcome]:
         """One Ingestor call; when it raises, the files are retried one by one so that one
         bad file is reported as failed instead of failing its whole batch."""
-        child = ChildState(state)
+        def inner(progress: Progress) -> None:
+            done = int(progress.done)
+            self.meter.live(done, str(items[min(done, len(items)) - 1][0]) if done else "")
+            snap = self.meter.snapshot()
+            state.set_progress(snap.files_done, snap.files_total, snap.current)
+
+        child = ChildState(state, inner)
         try:
             return list(self.ingestor.ingest(items, child))
         except Exception as exc:
@@ -213,19 +219,13 @@ class BatchProcessor:
         assert job.dest is not None
         src, dest = job.path, job.dest
         follow: list[Job] = []
+        if not src.exists() and self.ingestor.move(src, dest):  # a file, or a whole folder
+            report.moved += 1
         if dest.is_dir():
-            prefix_moves = [key_to_path(k) for k in catalog(self.store, job.folder_id)]
-            for old in prefix_moves:
-                if old.is_relative_to(src) and not old.exists():
-                    new = dest / old.relative_to(src)
-                    if self.ingestor.move(old, new):
-                        report.moved += 1
             follow.append(Job("scan", dest, job.folder_id))
             if src.exists():
                 follow.append(Job("scan", src, job.folder_id))
         else:
-            if not src.exists() and self.ingestor.move(src, dest):
-                report.moved += 1
             follow += [Job("sync", dest, job.folder_id), Job("sync", src, job.folder_id)]
         folder = self.library.folder_for(dest)
         if folder is not None and folder.id != job.folder_id:  # moved into another folder

@@ -70,6 +70,7 @@ class ProgressMeter:
         self._status = IndexStatus()
         self._started = 0.0
         self._busy_s = 0.0
+        self._live: tuple[int, str] = (0, "")
 
     def begin(self, total: int) -> None:
         with self._lock:
@@ -95,6 +96,7 @@ class ProgressMeter:
             chunk_count = s.chunks + chunks
             rate = done / elapsed
             eta = (total - done) / rate if rate > 0 and done else None
+            self._live = (0, "")
             self._status = replace(
                 s, phase="indexing", files_done=done, files_total=total, current=current,
                 chunks=chunk_count, chunks_per_s=round(chunk_count / elapsed, 1), eta_s=eta,
@@ -102,6 +104,16 @@ class ProgressMeter:
             )
             return self._status
 
+    def live(self, files_in_batch: int, current: str) -> None:
+        """Files written so far inside the running batch (not yet counted by ``advance``)."""
+        with self._lock:
+            self._live = (files_in_batch, current)
+
     def snapshot(self) -> IndexStatus:
         with self._lock:
-            return self._status
+            extra, current = self._live
+            if not extra and not current:
+                return self._status
+            done = self._status.files_done + extra
+            return replace(self._status, files_done=done, current=current or self._status.current,
+                           files_total=max(self._status.files_total, done))

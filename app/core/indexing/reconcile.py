@@ -129,6 +129,8 @@ def walk(tree: RuleTree, top: Path, state: TaskState | None = None,
             visited.add(ident)
             with os.scandir(directory) as it:
                 entries = list(it)
+        except FileNotFoundError:
+            continue  # gone: what was indexed below it is gone too
         except OSError:
             if unreadable is not None:
                 unreadable.append(directory)

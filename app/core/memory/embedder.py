@@ -71,6 +71,15 @@ def quiet_hub() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def _quiet_progress_bars() -> None:
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def physical_cores() -> int:
     try:
         import psutil
@@ -113,6 +122,7 @@ class SentenceEmbedder:
             from sentence_transformers import SentenceTransformer
 
             torch.set_num_threads(self.threads)
+            _quiet_progress_bars()
             try:
                 self._model = SentenceTransformer(resolve_model(self._model_name),
                                                   device=self.device)
@@ -121,7 +131,9 @@ class SentenceEmbedder:
                     f"the embedding model {self._model_name!r} cannot be loaded offline "
                     f"({type(exc).__name__}); download it first or pick another in settings"
                 ) from exc
-            dim = self._model.get_sentence_embedding_dimension()
+            getter = (getattr(self._model, "get_embedding_dimension", None)
+                      or self._model.get_sentence_embedding_dimension)
+            dim = getter()
             self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
             log.info("embedding model loaded (dim %d, %d threads)", self._dim, self.threads)
         return self._model

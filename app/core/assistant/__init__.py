@@ -1,0 +1,1 @@
+"""The assistant: conversations that persist, and grounded answers with citations."""

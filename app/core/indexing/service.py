@@ -1,0 +1,267 @@
+"""The indexer service: reconcile, queue, watch, and process on the ``index`` lane, politely.
+
+Thread rules. ``index_once``, ``reconcile`` and ``drain`` run ON the index lane (the CLI runs
+them there synchronously). ``start``/``stop``, ``pause``/``resume``, ``user_request`` and
+``status`` may be called from any thread; they only flip flags and submit short lane jobs, so
+the lane is never held by a long-lived loop and other index-lane work interleaves. Work is
+processed in batches; between batches the drain yields when the user is asking something,
+when paused, or on battery (``pause_on_battery``), and picks up again on resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from app.core.config import IndexingSettings
+from app.core.indexing.issues import IssueList
+from app.core.indexing.library import Folder, Library
+from app.core.indexing.processing import BatchProcessor, IngestorLike
+from app.core.indexing.progress import IndexReport, IndexStatus, ProgressMeter
+from app.core.indexing.queue import Job, JobQueue
+from app.core.indexing.reconcile import Hasher, orphans, reconcile_folder
+from app.core.profile.store import Store
+from app.core.tasks import Job as LaneJob
+from app.core.tasks import Lanes, TaskState
+
+log = logging.getLogger(__name__)
+
+BATCH_FILES = 512  # jobs taken per batch: the Ingestor embeds across all their files
+BATTERY_CHECK_S = 30.0
+
+
+def on_battery() -> bool:
+    """True when the machine runs on battery (False when it has none or cannot tell)."""
+    try:
+        import psutil
+
+        battery = psutil.sensors_battery()
+    except Exception:
+        return False
+    return battery is not None and battery.power_plugged is False
+
+
+class Indexer:
+    def __init__(self, store: Store, settings: IndexingSettings, lanes: Lanes,
+                 ingestor: Callable[[], IngestorLike], hasher: Hasher,
+                 battery: Callable[[], bool] = on_battery):
+        self.store = store
+        self.settings = settings
+        self.lanes = lanes
+        self.library = Library(store, settings)
+        self.queue = JobQueue(store)
+        self.issues = IssueList(store)
+        self.meter = ProgressMeter()
+        self.processor = BatchProcessor(store, self.library, self.queue, ingestor, hasher,
+                                        self.meter)
+        self._ingestor = ingestor
+        self._hasher = hasher
+        self._battery = battery
+        self._battery_at = -BATTERY_CHECK_S
+        self._battery_state = False
+        self._lock = threading.Lock()
+        self._user_requests = 0
+        self._drain_job: LaneJob[IndexReport] | None = None
+        self._watcher: object | None = None
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.watch_problems: list[str] = []
+
+    # --- one pass (CLI, and the start of a session) -----------------------------------------
+
+    def index_once(self, state: TaskState, rebuild: bool = False) -> IndexReport:
+        """Reconcile every folder and process the whole queue. Index lane only."""
+        started = time.monotonic()
+        if rebuild:
+            self.meter.phase("reconciling", "rebuilding the vector index")
+            self._ingestor().rebuild_ann(state)
+        unavailable = self.reconcile(state, force=rebuild)
+        report = self.drain(state, ignore_politeness=True)
+        report.unavailable = [str(f.path) for f in unavailable]
+        report.elapsed_s = time.monotonic() - started
+        return report
+
+    def reconcile(self, state: TaskState, force: bool = False,
+                  folders: list[Folder] | None = None) -> list[Folder]:
+        """Plan jobs for every (or the given) folder and queue them; returns the folders that
+        are unavailable (their index is kept). Index lane only."""
+        self.meter.phase("reconciling")
+        unavailable: list[Folder] = []
+        for folder in folders if folders is not None else self.library.folders():
+            if state.cancelled:
+                break
+            plan = reconcile_folder(self.store, self.library, folder, self._hasher,
+                                    force=force, state=state)
+            if state.cancelled:
+                break
+            self.queue.push(plan.jobs)
+            if plan.unavailable:
+                unavailable.append(folder)
+                if folder.status != "unavailable":
+                    self.library.set_status(folder, "unavailable")
+            else:
+                self.library.set_status(folder, "ok", reconciled_at=time.time())
+            log.info("reconciled a folder: %d new, %d changed, %d gone, %d moved, %d unchanged",
+                     plan.new, plan.changed, plan.gone, plan.moved, plan.unchanged)
+        if folders is None and not state.cancelled:
+            self.queue.push(orphans(self.store))
+        self.meter.phase("idle")
+        return unavailable
+
+    def drain(self, state: TaskState, max_batches: int | None = None,
+              ignore_politeness: bool = False) -> IndexReport:
+        """Process queued jobs in batches until the queue is empty, ``max_batches`` ran, the
+        job is cancelled, or (unless ``ignore_politeness``) it should wait. Index lane only."""
+        report = IndexReport()
+        self.meter.begin(self.queue.pending())
+        batches = 0
+        while not state.cancelled and (max_batches is None or batches < max_batches):
+            reason = None if ignore_politeness else self.waiting_for()
+            if reason:
+                self.meter.phase("paused" if reason == "paused" else "waiting", reason)
+                break
+            jobs = self.queue.take(BATCH_FILES)
+            if not jobs:
+                self.meter.phase("idle")
+                break
+            report.add(self.processor.run(jobs, state))
+            status = self.meter.snapshot()
+            self.meter.grow(status.files_done + self.queue.pending())
+            state.set_progress(status.files_done, self.meter.snapshot().files_total,
+                               status.current)
+            batches += 1
+        return report
+
+    def remove_folder(self, state: TaskState, folder: Folder) -> int:
+        """Forget a folder and everything indexed from it. Index lane only."""
+        removed = self._ingestor().remove_under(folder.path)
+        self.library.forget(folder)
+        return removed
+
+    # --- politeness -------------------------------------------------------------------------
+
+    def waiting_for(self) -> str:
+        """Why the background drain should not run now ("" when it may)."""
+        if self.settings.paused:
+            return "paused"
+        with self._lock:
+            if self._user_requests:
+                return "user request"
+        if self.settings.pause_on_battery:
+            now = time.monotonic()
+            if now - self._battery_at >= BATTERY_CHECK_S:
+                self._battery_state = self._battery()
+                self._battery_at = now
+            if self._battery_state:
+                return "on battery"
+        return ""
+
+    def pause(self) -> None:
+        """Stop after the current batch (persist with ``Runtime.save_settings``)."""
+        self.settings.paused = True
+
+    def resume(self) -> None:
+        self.settings.paused = False
+        self.kick()
+
+    @contextmanager
+    def user_request(self) -> Iterator[None]:
+        """Wrap a user's question: bulk indexing steps aside until it is answered."""
+        with self._lock:
+            self._user_requests += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._user_requests -= 1
+            self.kick()
+
+    def status(self) -> IndexStatus:
+        return self.meter.snapshot()
+
+    # --- background mode (the GUI) ----------------------------------------------------------
+
+    def kick(self) -> None:
+        """Make sure a drain job is queued on the index lane when there is work. Any thread."""
+        if self._stop.is_set() or self.waiting_for():
+            return
+        with self._lock:
+            if self._drain_job is not None and not self._drain_job.done():
+                return
+            self._drain_job = self.lanes.index.submit("index-drain", self._drain_some,
+                                                      replace=False)
+
+    def _drain_some(self, state: TaskState) -> IndexReport:
+        report = self.drain(state, max_batches=4)
+        if not state.cancelled and self.queue.pending() and not self.waiting_for():
+            threading.Thread(target=self._rekick, daemon=True).start()
+        return report
+
+    def _rekick(self) -> None:
+        job = self._drain_job
+        if job is not None:
+            try:
+                job.result()
+            except Exception:
+                pass
+        self.kick()
+
+    def submit_reconcile(self, folders: list[Folder] | None = None) -> LaneJob[list[Folder]]:
+        job = self.lanes.index.submit(
+            "index-reconcile", lambda state: self.reconcile(state, folders=folders))
+        job.future.add_done_callback(lambda _f: self.kick())
+        return job
+
+    def enqueue(self, jobs: list[Job]) -> None:
+        """Called by the watcher thread with debounced, coalesced jobs."""
+        if jobs:
+            self.queue.push(jobs)
+            self.kick()
+
+    def start(self, watch: bool = True) -> None:
+        """Reconcile now, then keep the index current: watch folders (when ``watch``) and
+        reconcile every ``reconcile_interval_s`` (more often while watching fails)."""
+        from app.core.indexing.watcher import Watcher
+
+        self._stop.clear()
+        self.submit_reconcile()
+        if watch:
+            watcher = Watcher(self.library, self.enqueue, self.settings.debounce_s,
+                              on_problem=self._watch_problem)
+            watcher.start()
+            self._watcher = watcher
+        self._ticker = threading.Thread(target=self._tick, name="index-ticker", daemon=True)
+        self._ticker.start()
+
+    def _watch_problem(self, message: str) -> None:
+        with self._lock:
+            self.watch_problems.append(message)
+        log.warning("folder watching problem: %s; falling back to periodic reconcile",
+                    message.split(":")[0])
+
+    def _tick(self) -> None:
+        while True:
+            interval = self.settings.reconcile_interval_s
+            if self.watch_problems or self._watcher is None:
+                interval = min(interval, self.settings.fallback_reconcile_s)
+            if self._stop.wait(interval):
+                return
+            self.submit_reconcile()
+            watcher = self._watcher
+            if watcher is not None:
+                watcher.refresh()  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        self._stop.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.stop()  # type: ignore[attr-defined]
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+
+    def close(self) -> None:
+        self.stop()
+

@@ -1,0 +1,208 @@
+"""Hybrid search: FTS5 BM25 and dense (ANN) candidates fused into one ranking, with filters
+(folder, file type, modified since), at most N chunks per file and marked snippets.
+
+Read-only over store.db and the ANN index, so any thread may search (each thread has its own
+store connection; the embedder serialises its own use). Keep it off the GUI thread: the first
+search loads the embedding model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.config import MemorySettings
+from app.core.memory import fulltext
+from app.core.memory.embedder import Embedder
+from app.core.memory.fusion import fuse
+from app.core.memory.ingest import from_blob
+from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
+from app.core.memory.vectors import VectorIndex
+
+MARK_OPEN, MARK_CLOSE = "**", "**"
+EXACT_MAX = 20_000  # filtered sets up to this size are searched exactly, not through the ANN
+SNIPPET_WORDS = 28
+
+
+@dataclass(frozen=True)
+class Filters:
+    folder: Path | None = None
+    types: tuple[str, ...] = ()  # extensions, with or without the dot
+    since_ns: int | None = None  # files modified at or after this time
+    paths: tuple[Path, ...] = ()  # only these files (a file dropped onto the chat)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """A condition on ``f`` (files) and its parameters; "" when there is no filter."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.folder is not None:
+            parts.append("f.path LIKE ? ESCAPE '\\'")
+            params.append(like_escape(folder_prefix(self.folder)) + "%")
+        if self.types:
+            exts = sorted({("." + t.lower().lstrip(".")) for t in self.types})
+            parts.append(f"f.ext IN ({','.join('?' * len(exts))})")
+            params.extend(exts)
+        if self.since_ns is not None:
+            parts.append("f.mtime_ns >= ?")
+            params.append(self.since_ns)
+        if self.paths:
+            parts.append(f"f.path IN ({','.join('?' * len(self.paths))})")
+            params.extend(path_to_key(p) for p in self.paths)
+        return " AND ".join(parts), params
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    path: Path
+    score: float
+    heading: str
+    page: int | None
+    line_start: int | None
+    line_end: int | None
+    snippet: str
+    text: str
+    ranks: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def location(self) -> str:
+        """How to cite the hit: "page 12", "Setup > Linux", "lines 3-9"."""
+        parts = []
+        if self.page is not None:
+            parts.append(f"page {self.page}")
+        if self.heading:
+            parts.append(self.heading)
+        if not parts and self.line_start is not None:
+            parts.append(f"lines {self.line_start}-{self.line_end}")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "score": round(self.score, 6), "page": self.page,
+                "heading": self.heading, "line_start": self.line_start,
+                "line_end": self.line_end, "location": self.location, "snippet": self.snippet,
+                "chunk_id": self.chunk_id}
+
+
+class Searcher:
+    """Hybrid search over the file chunks. ``method`` overrides the fusion setting (the bench
+    uses "dense" and "bm25" to show what fusion adds)."""
+
+    def __init__(self, store: Any, embedder: Embedder, vectors: VectorIndex,
+                 settings: MemorySettings):
+        self.store = store
+        self.embedder = embedder
+        self.vectors = vectors
+        self.settings = settings
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None,
+               per_file: int | None = None, method: str | None = None,
+               snippets: bool = True) -> list[Hit]:
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        s = self.settings
+        method = method or s.fusion
+        filters = filters or Filters()
+        per_file = per_file or s.max_chunks_per_file
+        depth = max(s.fusion_candidates, 3 * k)
+        where, params = filters.sql()
+        conn = self.store.conn
+        dense: list[tuple[int, float]] = []
+        bm25: list[tuple[int, float]] = []
+        if method != "bm25":
+            vector = self.embedder.encode([query], query=True)[0]
+            dense = self._dense(conn, vector, depth, where, params)
+        if method != "dense":
+            bm25 = fulltext.bm25_search(conn, query, depth, where, params,
+                                        s.bm25_heading_weight, 1.0)
+        fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=s.dense_weight,
+                     saturation=s.bm25_saturation)
+        dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
+        bm25_rank = {cid: r for r, (cid, _) in enumerate(bm25, start=1)}
+        return self._hits(conn, query, fused, k, per_file, dense_rank, bm25_rank, snippets)
+
+    def _dense(self, conn: Any, vector: np.ndarray, depth: int, where: str,
+               params: Sequence[Any]) -> list[tuple[int, float]]:
+        if where:
+            count = conn.execute("SELECT count(*) FROM chunks c JOIN files f ON f.id = "
+                                 f"c.file_id WHERE {where}", params).fetchone()[0]
+            if count <= EXACT_MAX:
+                return self._exact(conn, vector, depth, where, params)
+        fetch = depth * (8 if where else 1)
+        found = self.vectors.query(vector, fetch)
+        if not found:
+            total = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            return self._exact(conn, vector, depth, where, params) if total <= EXACT_MAX else []
+        by_ann = dict(found)
+        marks = ",".join("?" * len(found))
+        sql = (f"SELECT c.id, c.ann_id FROM chunks c JOIN files f ON f.id = c.file_id "
+               f"WHERE c.ann_id IN ({marks}){' AND ' + where if where else ''}")
+        rows = conn.execute(sql, (*by_ann, *params)).fetchall()
+        ranked = sorted(((int(cid), by_ann[aid]) for cid, aid in rows), key=lambda r: -r[1])
+        return ranked[:depth]
+
+    def _exact(self, conn: Any, vector: np.ndarray, depth: int, where: str,
+               params: Sequence[Any]) -> list[tuple[int, float]]:
+        sql = ("SELECT c.id, c.embedding FROM chunks c JOIN files f ON f.id = c.file_id"
+               + (f" WHERE {where}" if where else ""))
+        ids: list[int] = []
+        rows: list[np.ndarray] = []
+        for cid, blob in conn.execute(sql, params):
+            vec = from_blob(blob)
+            if vec.shape[0] == vector.shape[0]:
+                ids.append(int(cid))
+                rows.append(vec)
+        if not ids:
+            return []
+        scores = np.vstack(rows) @ vector.astype(np.float32)
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return [(ids[i], float(scores[i])) for i in order]
+
+    def _hits(self, conn: Any, query: str, fused: list[tuple[int, float]], k: int,
+              per_file: int, dense_rank: dict[int, int], bm25_rank: dict[int, int],
+              snippets: bool) -> list[Hit]:
+        if not fused:
+            return []
+        window = [cid for cid, _ in fused[: max(k * per_file * 4, 200)]]
+        marks = ",".join("?" * len(window))
+        info = {int(r[0]): r for r in conn.execute(
+            "SELECT c.id, c.file_id, f.path, c.heading, c.page, c.line_start, c.line_end, "
+            f"c.text FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
+            window)}
+        chosen: list[tuple[int, float]] = []
+        per: dict[int, int] = {}
+        for cid, score in fused:
+            row = info.get(cid)
+            if row is None:
+                continue
+            if per.get(row[1], 0) >= per_file:
+                continue
+            per[row[1]] = per.get(row[1], 0) + 1
+            chosen.append((cid, score))
+            if len(chosen) >= k:
+                break
+        marked = (fulltext.snippets(conn, query, [c for c, _ in chosen], MARK_OPEN, MARK_CLOSE)
+                  if snippets else {})
+        hits = []
+        for cid, score in chosen:
+            _, _, key, heading, page, start, end, text = info[cid]
+            snippet = marked.get(cid) or (fallback_snippet(text, query) if snippets else "")
+            hits.append(Hit(cid, key_to_path(key), score, heading, page, start, end, snippet,
+                            text, {"dense": dense_rank.get(cid), "bm25": bm25_rank.get(cid)}))
+        return hits
+
+
+def fallback_snippet(text: str, query: str, words: int = SNIPPET_WORDS) -> str:
+    """The opening words of a chunk that FTS5 did not match, query words marked anyway."""
+    tokens = text.split()
+    head = " ".join(tokens[:words]) + (" …" if len(tokens) > words else "")
+    terms = fulltext.query_terms(query)
+    if not terms:
+        return head
+    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
+    return pattern.sub(lambda m: f"{MARK_OPEN}{m.group(0)}{MARK_CLOSE}", head)

@@ -1,0 +1,60 @@
+"""The memory services of one unlocked profile, built together (``Runtime.memory``).
+
+``ingestor`` belongs to the index lane; ``searcher`` may be used from any worker thread. The
+embedder is loaded on first use, not here, so building this is cheap.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from app.core.config import MemorySettings
+from app.core.memory.embedder import Embedder, SentenceEmbedder
+from app.core.memory.ingest import Ingestor
+from app.core.memory.search import Searcher
+from app.core.memory.vectors import EphemeralVectors, VectorIndex
+from app.core.profile.store import Store
+
+VECTORS_DIR = "vectors"
+
+
+def make_embedder(settings: MemorySettings) -> SentenceEmbedder:
+    return SentenceEmbedder(settings.embedding_model, settings.embedding_batch_size,
+                            settings.embedding_threads)
+
+
+class Memory:
+    """Embedder, ANN index, ingestor and searcher over one profile's store."""
+
+    def __init__(self, home: Path, store: Store, vectors_key: bytes, settings: MemorySettings,
+                 embedder: Embedder | None = None):
+        self.home = home
+        self.store = store
+        self.settings = settings
+        self.embedder: Embedder = embedder if embedder is not None else make_embedder(settings)
+        self.vectors = VectorIndex(home / VECTORS_DIR, vectors_key)
+        self._ephemeral: list[EphemeralVectors] = []
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.store, self.embedder, self.vectors, self.settings)
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.store, self.embedder, self.vectors, self.settings)
+
+    def ephemeral(self, purpose: str) -> EphemeralVectors:
+        """A new in-memory collection (conversations, memories), closed with this service."""
+        collection = EphemeralVectors(purpose)
+        self._ephemeral.append(collection)
+        return collection
+
+    def close(self) -> None:
+        for collection in self._ephemeral:
+            collection.close()
+        self._ephemeral.clear()
+        self.vectors.close()
+        closer = getattr(self.embedder, "close", None)
+        if callable(closer):
+            closer()
