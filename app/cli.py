@@ -8,6 +8,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +28,8 @@ COMMAND_MODULES = (
     "app.commands.folders_cmds",
     "app.commands.index_cmd",
     "app.commands.search_cmd",
+    "app.commands.models_cmds",
+    "app.commands.quick_ask_cmd",
 )
 
 
@@ -62,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.__main__ import gui_main
 
         return gui_main()
+    os.umask(0o077)  # everything Familiar writes is for this user only
     setup_logging()
     cli = Cli(args)
     try:

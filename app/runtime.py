@@ -68,6 +68,19 @@ class Runtime:
 
         return Conversations(self.profile.store)
 
+    @cached_property
+    def engine(self) -> Any:
+        """The local model over llama.cpp; call it on the llm lane. Loads on first use and
+        unloads after ``engine.idle_unload_s`` idle (settings.engine.model_path: a path, a
+        file in the models folder or a downloaded catalog id)."""
+        from app.core.engine.installed import resolve_model
+        from app.core.engine.llm import Engine
+        from app.core.paths import models_dir
+
+        settings = self.settings.engine
+        return Engine(settings, model_path=resolve_model(settings.model_path, models_dir()),
+                      lane=self.lanes.llm)
+
     @property
     def model_ready(self) -> bool:
         """A model is configured and its file is there (else answers are extractive)."""
@@ -81,8 +94,24 @@ class Runtime:
         """Answers on the llm lane; extractive when no model is ready."""
         from app.core.assistant.rag import Assistant
 
-        return Assistant(self.conversations, self.memory.searcher,
-                         self.engine if self.model_ready else None, self.settings.assistant)
+        return Assistant(self.conversations, self.personalizer.searcher,
+                         self.engine if self.model_ready else None, self.settings.assistant,
+                         recall=self.memories)
+
+    @cached_property
+    def personalizer(self) -> Any:
+        """Idle-time learning: memories, the feedback reranker, the idle scheduler
+        (started by the GUI with ``personalizer.start()``)."""
+        from app.core.personalization.service import Personalizer
+
+        return Personalizer(self.profile.store, self.settings.personalization,
+                            lambda: self.memory,
+                            lambda: self.engine if self.model_ready else None, self.lanes)
+
+    @property
+    def memories(self) -> Any:
+        """The user's long-term memories (list, edit, forget, recall)."""
+        return self.personalizer.bank
 
     def close(self) -> None:
         """Stop background work, then drop keys and connections (the lock)."""

@@ -10,7 +10,8 @@ import argparse
 import importlib
 from typing import Any
 
-BENCH_MODULES: tuple[str, ...] = ("app.commands.bench_retrieval",)
+BENCH_MODULES: tuple[str, ...] = ("app.commands.bench_retrieval", "app.commands.bench_engine",
+                                  "app.commands.bench_index",)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

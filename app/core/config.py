@@ -28,7 +28,6 @@ class EngineSettings:
     idle_unload_s: float = 600.0
     batch_size: int = 512  # prompt tokens per llama.cpp decode call
     use_mmap: bool = True
-    lora_scale: float = 1.0
 
 
 @dataclass
@@ -77,6 +76,14 @@ class PersonalizationSettings:
     only_on_ac: bool = False
     max_memories: int = 200
     lora_enabled: bool = False
+    extraction_batch: int = 6  # user messages per model call
+    min_confidence: float = 0.5  # extracted candidates below this are not kept
+    duplicate_similarity: float = 0.88  # cosine: the same memory said again (no model call)
+    related_similarity: float = 0.55  # cosine: the model decides duplicate / replaces / new
+    recall_min_similarity: float = 0.3
+    ranker_candidates: int = 30  # fused hits the reranker reorders
+    ranker_min_examples: int = 20  # labelled pairs before the reranker is applied
+    ranker_l2: float = 1.0  # pull towards the plain fused ranking
 
 
 @dataclass

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.core.tasks import Cancelled, Lane, Lanes, Progress, TaskState
 
@@ -27,37 +27,90 @@ STREAM_INTERVAL_S = 0.05
 
 class UiJob(QObject):
     """One job as the GUI sees it. Exactly one of ``finished``, ``failed`` or ``cancelled``
-    is emitted, on the main thread."""
+    is emitted, on the main thread, after every streamed batch has been delivered.
+
+    Streamed events go into a buffer; the worker wakes the main thread only when the buffer
+    was empty, and the main thread drains it at most once per ``interval_s``. A slow stream
+    shows each event at once; a fast one arrives in batches without flooding the loop.
+    """
 
     progressed = Signal(object)  # Progress
-    batch_ready = Signal(list)  # streamed events, in order
+    batch_ready = Signal(object)  # a list of streamed events, in order
     finished = Signal(object)  # the job's return value
     failed = Signal(object)  # the exception
     cancelled = Signal()
 
-    def __init__(self, kind: str, parent: QObject | None = None):
+    _woken = Signal()
+    _ended_with = Signal(str, object)
+
+    def __init__(self, kind: str, interval_s: float = STREAM_INTERVAL_S,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.kind = kind
+        self.interval_s = interval_s
         self.state: TaskState | None = None
         self._core: Any = None
         self._ended = threading.Event()
-        self.ended_ok: bool | None = None
+        self._lock = threading.Lock()
+        self._buffer: list[Any] = []
+        self._wake_pending = False
+        self._drain_scheduled = False
+        self._last_drain = float("-inf")
+        self.running = True
+        self._woken.connect(self._schedule_drain)
+        self._ended_with.connect(self._deliver_end)
 
     def cancel(self) -> None:
         """Ask the job to stop; it reports ``cancelled`` (or its partial ``finished``)."""
         if self._core is not None:
             self._core.cancel()
 
-    @property
-    def running(self) -> bool:
-        return not self._ended.is_set()
+    # --- worker side ------------------------------------------------------------------------
 
-    def _end(self, signal: Any, *args: Any) -> None:
-        # Worker side: emit the one terminal signal (queued to the main thread).
+    def _push(self, event: Any) -> None:
+        with self._lock:
+            self._buffer.append(event)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._woken.emit()
+
+    def _end(self, how: str, value: Any = None) -> None:
         if self._ended.is_set():
             return
         self._ended.set()
-        signal.emit(*args)
+        self._ended_with.emit(how, value)
+
+    # --- main thread ------------------------------------------------------------------------
+
+    def _schedule_drain(self) -> None:
+        if self._drain_scheduled:
+            return
+        wait_s = self._last_drain + self.interval_s - time.monotonic()
+        if wait_s <= 0:
+            self._drain()
+        else:
+            self._drain_scheduled = True
+            QTimer.singleShot(int(wait_s * 1000) + 1, self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        with self._lock:
+            events, self._buffer = self._buffer, []
+            self._wake_pending = False
+        self._last_drain = time.monotonic()
+        if events:
+            self.batch_ready.emit(events)
+
+    def _deliver_end(self, how: str, value: Any) -> None:
+        self._drain()
+        self.running = False
+        if how == "finished":
+            self.finished.emit(value)
+        elif how == "failed":
+            self.failed.emit(value)
+        else:
+            self.cancelled.emit()
 
 
 class UiTasks(QObject):
@@ -92,20 +145,19 @@ class UiTasks(QObject):
         replace: bool = True,
     ) -> UiJob:
         """Run ``fn(state, *args)`` on ``lane``; callbacks run on the main thread."""
-        job = UiJob(kind, self)
+        job = UiJob(kind, parent=self)
         self._connect(job, on_done, on_error, on_progress)
 
         def body(state: TaskState, *a: Any) -> Any:
-            job.state = state
             try:
                 result = fn(state, *a)
             except Cancelled:
-                job._end(job.cancelled)
+                job._end("cancelled")
                 raise
             except BaseException as exc:
-                job._end(job.failed, exc)
+                job._end("failed", exc)
                 raise
-            job._end(job.finished, result)
+            job._end("finished", result)
             return result
 
         return self._submit(job, lane, kind, body, args, replace)
@@ -124,34 +176,21 @@ class UiTasks(QObject):
     ) -> UiJob:
         """Iterate the generator ``fn(state, *args)`` on ``lane``; its events reach
         ``on_batch`` in lists, at most one list per ``interval_s``. ``on_done`` gets None."""
-        job = UiJob(kind, self)
+        job = UiJob(kind, interval_s, parent=self)
         job.batch_ready.connect(on_batch)
         self._connect(job, on_done, on_error, None)
 
         def body(state: TaskState, *a: Any) -> None:
-            job.state = state
-            pending: list[Any] = []
-            last = time.monotonic()
             try:
                 for event in fn(state, *a):
-                    pending.append(event)
-                    now = time.monotonic()
-                    if now - last >= interval_s:
-                        job.batch_ready.emit(pending)
-                        pending, last = [], now
+                    job._push(event)
             except Cancelled:
-                if pending:
-                    job.batch_ready.emit(pending)
-                job._end(job.cancelled)
+                job._end("cancelled")
                 raise
             except BaseException as exc:
-                if pending:
-                    job.batch_ready.emit(pending)
-                job._end(job.failed, exc)
+                job._end("failed", exc)
                 raise
-            if pending:
-                job.batch_ready.emit(pending)
-            job._end(job.finished, None)
+            job._end("finished")
 
         return self._submit(job, lane, kind, body, args, replace)
 
@@ -184,7 +223,7 @@ class UiTasks(QObject):
         def settled(future: Any) -> None:
             # A job cancelled before it started never ran its body: say so once.
             if future.cancelled() or isinstance(future.exception(), Cancelled):
-                job._end(job.cancelled)
+                job._end("cancelled")
 
         core.future.add_done_callback(settled)
         return job

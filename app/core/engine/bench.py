@@ -73,14 +73,14 @@ def run_bench(model: Path, *, max_tokens: int = 128, rounds: int = 5, n_ctx: int
                               n_batch=min(settings.batch_size, engine.n_ctx), n_threads=threads,
                               n_threads_batch=threads, n_gpu_layers=engine._gpu_layers(),
                               use_mmap=True, verbose=False)
-        sampling = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
+        sampling: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
                     "seed": seed}
 
         def raw_side(n: int) -> Run:
             started = time.perf_counter()
-            stream = raw.create_chat_completion(_messages(n), stream=True, **sampling)
-            pieces = (c["choices"][0]["delta"].get("content") or ""  # type: ignore[index]
-                      for c in stream)
+            messages: Any = _messages(n)
+            stream: Any = raw.create_chat_completion(messages, stream=True, **sampling)
+            pieces = (c["choices"][0]["delta"].get("content") or "" for c in stream)
             out, first, total = _timed((p for p in pieces if p), started)
             return Run(0, first, total, "".join(out))
 
@@ -128,6 +128,10 @@ def run_bench(model: Path, *, max_tokens: int = 128, rounds: int = 5, n_ctx: int
         "app_tokens_per_s": round(app_tps, 2),
         "raw_tokens_per_s": round(raw_tps, 2),
         "ratio": round(app_tps / raw_tps, 4) if raw_tps else 0.0,
+        # Each round's app/raw pair ran back to back: their ratio cancels slow drifts in load.
+        "ratio_paired_median": round(statistics.median(
+            a.tokens_per_s / r.tokens_per_s for a, r in zip(app_runs, raw_runs, strict=True)
+            if r.tokens_per_s), 4),
         "app_ttft_ms": round(app_ttft * 1000, 3),
         "raw_ttft_ms": round(raw_ttft * 1000, 3),
         "ttft_overhead_ms": round((app_ttft - raw_ttft) * 1000, 3),
@@ -159,8 +163,8 @@ def _python_share(engine: Engine, lane: Lane, sampling: dict[str, Any]) -> float
                 inside[0] += time.perf_counter() - t
         return wrapper
 
-    llama_lowlevel.llama_decode = timed(decode)  # type: ignore[assignment]
-    llama_lowlevel.llama_sampler_sample = timed(sample)  # type: ignore[assignment]
+    llama_lowlevel.llama_decode = timed(decode)
+    llama_lowlevel.llama_sampler_sample = timed(sample)
     try:
         def job(state: TaskState) -> float:
             started = time.perf_counter()
@@ -169,6 +173,6 @@ def _python_share(engine: Engine, lane: Lane, sampling: dict[str, Any]) -> float
             return time.perf_counter() - started
         total = lane.submit("bench-python-share", job).result()
     finally:
-        llama_lowlevel.llama_decode = decode  # type: ignore[assignment]
-        llama_lowlevel.llama_sampler_sample = sample  # type: ignore[assignment]
+        llama_lowlevel.llama_decode = decode
+        llama_lowlevel.llama_sampler_sample = sample
     return max(0.0, 1.0 - inside[0] / total) if total > 0 else 0.0

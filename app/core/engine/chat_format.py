@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -33,7 +34,7 @@ class ChatFormat:
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt text, ending where the assistant's answer starts."""
-        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        msgs: Any = [{"role": m["role"], "content": m["content"]} for m in messages]
         if self.template is None:
             return _render_plain(msgs)
         if self._formatter is None:
@@ -45,7 +46,7 @@ class ChatFormat:
             return formatter(messages=msgs).prompt
         except Exception:
             # Some templates (Gemma's) refuse a system role: fold it into the first user turn.
-            merged = _fold_system(msgs)
+            merged: Any = _fold_system(msgs)
             if merged == msgs:
                 raise
             return formatter(messages=merged).prompt

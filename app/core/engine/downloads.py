@@ -122,7 +122,7 @@ def download(
         raise DownloadError("downloads are turned off (HF_HUB_OFFLINE is set); unset it, or "
                             "import a GGUF you already have with 'familiar models import PATH'")
     from huggingface_hub import get_hf_file_metadata, get_session, hf_hub_url
-    from huggingface_hub.utils import build_hf_headers
+    from huggingface_hub.utils._headers import build_hf_headers
 
     endpoint = os.environ.get("HF_ENDPOINT") or None
     url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint)

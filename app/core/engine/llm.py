@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import llama_cpp
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from app.core import hardware
 from app.core.config import EngineSettings
@@ -66,7 +67,7 @@ class Engine:
         self._adapter: lora.Adapter | None = None
         self._busy = 0
         self._closed = False
-        self._grammars: dict[str, llama_cpp.LlamaGrammar] = {}
+        self._grammars: dict[str, LlamaGrammar] = {}
         self.last_stats = GenerationStats()
         self.loads = 0
         self.unloaded = threading.Event()  # set while no model is in memory
@@ -198,7 +199,10 @@ class Engine:
 
     def _request_idle_unload(self) -> None:
         if self._lane is not None:
-            self._lane.submit("engine-idle-unload", lambda _state: self.unload_if_idle())
+            try:
+                self._lane.submit("engine-idle-unload", lambda _state: self.unload_if_idle())
+            except RuntimeError:
+                pass  # the lane is shut down: close() frees the model
         else:
             self.unload_if_idle()
 
@@ -285,12 +289,12 @@ class Engine:
                     return True
                 return False
 
-            chunks = llm.create_completion(
+            chunks: Any = llm.create_completion(
                 tokens, stream=True,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([cancelled]), **kwargs)
             try:
                 for chunk in chunks:
-                    choice = chunk["choices"][0]  # type: ignore[index]
+                    choice = chunk["choices"][0]
                     text = choice["text"]
                     if choice.get("finish_reason"):
                         stats.finish_reason = str(choice["finish_reason"])
@@ -302,7 +306,7 @@ class Engine:
                     if state.cancelled:
                         break
             finally:
-                chunks.close()  # type: ignore[union-attr]
+                chunks.close()
                 stats.total_s = time.perf_counter() - started
                 final_call = 1 if stats.finish_reason and not calls[1] else 0
                 stats.completion_tokens = calls[0] - calls[1] - final_call
@@ -320,17 +324,17 @@ class Engine:
         with self._using() as llm:
             grammar = self._grammars.get(key)
             if grammar is None:
-                grammar = llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+                grammar = LlamaGrammar.from_json_schema(key, verbose=False)
                 self._grammars[key] = grammar
             tokens = self.prompt_tokens(messages)
             kwargs = self._sampling(llm, tokens, max_tokens, temperature, None, seed, ())
-            result = llm.create_completion(
+            result: Any = llm.create_completion(
                 tokens, grammar=grammar,
                 stopping_criteria=llama_cpp.StoppingCriteriaList(
                     [lambda ids, logits: state.cancelled]),
                 **kwargs)
             state.raise_if_cancelled()
-            choice = result["choices"][0]  # type: ignore[index]
+            choice = result["choices"][0]
             text = str(choice["text"])
         try:
             return json.loads(text)

@@ -50,7 +50,7 @@ def attach(llm: llama_cpp.Llama, path: Path, scale: float) -> Adapter:
         llama_cpp.llama_adapter_lora_free(handle)
         raise InvalidModel(f"llama.cpp could not apply the adapter '{path.name}'; "
                            "reload the model and try again")
-    llm.reset()
+    llm.reset()  # type: ignore[no-untyped-call]
     return Adapter(path, scale, handle)
 
 
@@ -58,7 +58,7 @@ def detach(llm: llama_cpp.Llama, adapter: Adapter) -> None:
     llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, None, 0, None)
     if adapter.handle is not None:
         llama_cpp.llama_adapter_lora_free(adapter.handle)
-    llm.reset()
+    llm.reset()  # type: ignore[no-untyped-call]
 
 
 def forget_handle(adapter: Adapter) -> Adapter:

@@ -21,8 +21,9 @@ TOO_BIG = "too big for this machine"
 RUNTIME_OVERHEAD_BYTES = 300 * 2**20
 # Leave this share of RAM to the OS and the user's other programs for "fits well".
 COMFORT_SHARE = 0.6
-# Parameters (billions) a core can drive at a usable speed on a CPU-only machine.
-BILLIONS_PER_CORE = 1.0
+# Parameters (billions) per physical core that still stream at reading speed on a CPU alone
+# (a Q4 model is memory-bound; ~1.5 B per core keeps it near 5+ tokens/s on a laptop).
+BILLIONS_PER_CORE = 1.5
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def label(ram_needed: int, params_billion: float | None, machine: Machine) -> st
     if ram_needed > machine.ram_total_bytes * COMFORT_SHARE:
         return WILL_BE_SLOW
     if (not machine.gpu_offload and params_billion is not None
-            and params_billion > machine.physical_cores * BILLIONS_PER_CORE * 2):
+            and params_billion > machine.physical_cores * BILLIONS_PER_CORE):
         return WILL_BE_SLOW
     return FITS_WELL
 

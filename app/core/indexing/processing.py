@@ -50,6 +50,7 @@ class IngestorLike(Protocol):
     def move(self, old: Path, new: Path) -> bool: ...
     def remove_under(self, folder: Path) -> int: ...
     def rebuild_ann(self, state: TaskState | None = None) -> int: ...
+    def ensure_ann(self) -> None: ...
 
 
 class ChildState(TaskState):
@@ -163,7 +164,10 @@ class BatchProcessor:
             for outcome in outcomes:
                 job = by_path[Path(outcome.path)]
                 handled.append(job)
-                if outcome.status in ("indexed", "unchanged"):
+                if outcome.status == "skipped" and not job.path.exists():
+                    self.ingestor.remove(job.path)  # deleted while we read it: just gone
+                    cleared.append(job.path)
+                elif outcome.status in ("indexed", "unchanged"):
                     setattr(report, outcome.status, getattr(report, outcome.status) + 1)
                     report.chunks += outcome.chunks if outcome.status == "indexed" else 0
                     cleared.append(job.path)

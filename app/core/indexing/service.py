@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 
 from app.core.config import IndexingSettings
@@ -69,27 +70,33 @@ class Indexer:
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self.watch_problems: list[str] = []
+        # Called on the index lane after every background drain (the GUI bridge subscribes).
+        self.drained_listeners: list[Callable[[IndexReport], None]] = []
 
     # --- one pass (CLI, and the start of a session) -----------------------------------------
 
     def index_once(self, state: TaskState, rebuild: bool = False) -> IndexReport:
         """Reconcile every folder and process the whole queue. Index lane only."""
         started = time.monotonic()
+        self._ingestor().ensure_ann()  # repairs the ANN index after a crash (cheap otherwise)
         if rebuild:
             self.meter.phase("reconciling", "rebuilding the vector index")
             self._ingestor().rebuild_ann(state)
-        unavailable = self.reconcile(state, force=rebuild)
+        unavailable, unchanged = self.reconcile(state, force=rebuild)
         report = self.drain(state, ignore_politeness=True)
+        report.unchanged += unchanged
         report.unavailable = [str(f.path) for f in unavailable]
         report.elapsed_s = time.monotonic() - started
         return report
 
     def reconcile(self, state: TaskState, force: bool = False,
-                  folders: list[Folder] | None = None) -> list[Folder]:
+                  folders: list[Folder] | None = None) -> tuple[list[Folder], int]:
         """Plan jobs for every (or the given) folder and queue them; returns the folders that
-        are unavailable (their index is kept). Index lane only."""
+        are unavailable (their index is kept) and how many files were seen unchanged.
+        Index lane only."""
         self.meter.phase("reconciling")
         unavailable: list[Folder] = []
+        unchanged = 0
         for folder in folders if folders is not None else self.library.folders():
             if state.cancelled:
                 break
@@ -98,6 +105,7 @@ class Indexer:
             if state.cancelled:
                 break
             self.queue.push(plan.jobs)
+            unchanged += plan.unchanged
             if plan.unavailable:
                 unavailable.append(folder)
                 if folder.status != "unavailable":
@@ -109,7 +117,7 @@ class Indexer:
         if folders is None and not state.cancelled:
             self.queue.push(orphans(self.store))
         self.meter.phase("idle")
-        return unavailable
+        return unavailable, unchanged
 
     def drain(self, state: TaskState, max_batches: int | None = None,
               ignore_politeness: bool = False) -> IndexReport:
@@ -190,26 +198,31 @@ class Indexer:
             return
         with self._lock:
             if self._drain_job is not None and not self._drain_job.done():
+                return  # its done-callback looks at the queue again
+            try:
+                job = self.lanes.index.submit("index-drain", self._drain_some, replace=False)
+            except RuntimeError:  # the lanes are shutting down
                 return
-            self._drain_job = self.lanes.index.submit("index-drain", self._drain_some,
-                                                      replace=False)
+            self._drain_job = job
+        job.future.add_done_callback(self._drained)
 
     def _drain_some(self, state: TaskState) -> IndexReport:
-        report = self.drain(state, max_batches=4)
-        if not state.cancelled and self.queue.pending() and not self.waiting_for():
-            threading.Thread(target=self._rekick, daemon=True).start()
-        return report
+        return self.drain(state, max_batches=4)
 
-    def _rekick(self) -> None:
-        job = self._drain_job
-        if job is not None:
-            try:
-                job.result()
-            except Exception:
-                pass
-        self.kick()
+    def _drained(self, future: Future[IndexReport]) -> None:
+        """After each background drain (lane thread): tell listeners, go on if work is left."""
+        report = None if future.cancelled() or future.exception() else future.result()
+        if report is not None:
+            for listener in list(self.drained_listeners):
+                try:
+                    listener(report)
+                except Exception:
+                    log.exception("an indexing listener failed")
+        if not self._stop.is_set() and self.queue.pending():
+            self.kick()
 
-    def submit_reconcile(self, folders: list[Folder] | None = None) -> LaneJob[list[Folder]]:
+    def submit_reconcile(self, folders: list[Folder] | None = None
+                         ) -> LaneJob[tuple[list[Folder], int]]:
         job = self.lanes.index.submit(
             "index-reconcile", lambda state: self.reconcile(state, folders=folders))
         job.future.add_done_callback(lambda _f: self.kick())

@@ -62,6 +62,12 @@ class _Prepared:
     vectors: list[np.ndarray | None] = field(default_factory=list)
 
 
+def _in_input_order(outcomes: list[FileOutcome],
+                    items: Sequence[tuple[Path, int | None]]) -> list[FileOutcome]:
+    order = {path: index for index, (path, _) in reversed(list(enumerate(items)))}
+    return sorted(outcomes, key=lambda o: order.get(o.path, len(order)))
+
+
 def content_hash(path: Path) -> str:
     digest = hashlib.blake2b(digest_size=20)
     with path.open("rb") as handle:
@@ -114,13 +120,13 @@ class Ingestor:
         total = len(items)
         for number, (path, folder_id) in enumerate(items, start=1):
             if state is not None and state.cancelled:
-                return outcomes
+                return _in_input_order(outcomes, items)
             prepared = self._prepare(path, folder_id, outcomes)
             if prepared is not None:
                 pending.append(prepared)
             if sum(len(p.chunks) for p in pending) >= BATCH_CHUNKS:
                 if state is not None and state.cancelled:
-                    return outcomes
+                    return _in_input_order(outcomes, items)
                 chunks_done += self._flush(pending, outcomes)
                 pending = []
             if state is not None:
@@ -130,7 +136,7 @@ class Ingestor:
             chunks_done += self._flush(pending, outcomes)
         if state is not None:
             state.set_progress(total, total, f"{chunks_done} chunks")
-        return outcomes
+        return _in_input_order(outcomes, items)
 
     def _prepare(self, path: Path, folder_id: int | None,
                  outcomes: list[FileOutcome]) -> _Prepared | None:

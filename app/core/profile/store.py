@@ -9,6 +9,7 @@ lane is the only writer of bulk data; other threads read, or write small rows.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,9 @@ class Store:
         self._local = threading.local()
         self._conns: list[Any] = []
         self._lock = threading.Lock()
+        if not path.exists():
+            # Owner-only from the start; SQLite gives -wal and -shm the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = self.conn
         try:
             if self.path.stat().st_size <= QUICK_CHECK_MAX_BYTES:

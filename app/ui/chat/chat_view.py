@@ -150,7 +150,7 @@ class ChatView(QWidget):
         self.widgets = []
         self.welcome.setVisible(True)
 
-    def _add(self, role: str, text: str, message: Any = None) -> MessageWidget:
+    def _add(self, role: str, text: str = "", message: Any = None) -> MessageWidget:
         widget = MessageWidget(role, text, message)
         widget.selected.connect(self.answer_selected)
         widget.feedback_given.connect(self._feedback)

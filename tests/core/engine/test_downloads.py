@@ -56,6 +56,20 @@ def test_resumes_after_a_cut_connection(fake_hub: FakeHub, tmp_path: Path) -> No
     assert int(fake_hub.state.gets[1][6:-1]) >= 1  # resumed, not restarted
 
 
+def test_a_connection_that_keeps_failing_gives_up_resumably(
+        fake_hub: FakeHub, tmp_path: Path) -> None:  # noqa: F811
+    fake_hub.state.add(REPO, FILE, DATA)
+    fake_hub.state.cut_after = 0
+    fake_hub.state.cut_always = True
+    with pytest.raises(DownloadError, match="interrupted at .* run the same command again"):
+        download(REPO, FILE, tmp_path, chunk_bytes=CHUNK)
+    assert len(fake_hub.state.gets) == downloads.RETRIES + 1
+    assert not (tmp_path / FILE).exists()
+    fake_hub.state.cut_always = False
+    fake_hub.state.cut_after = None
+    assert download(REPO, FILE, tmp_path, chunk_bytes=CHUNK).path.read_bytes() == DATA
+
+
 def test_cancel_keeps_a_resumable_part_and_no_final_file(
         fake_hub: FakeHub, tmp_path: Path) -> None:  # noqa: F811
     fake_hub.state.add(REPO, FILE, DATA)

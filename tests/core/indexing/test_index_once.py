@@ -137,8 +137,6 @@ def test_permission_denied_is_reported(rig: Rig, docs: Path, monkeypatch: pytest
                 raise PermissionError(13, "Permission denied")
             return real_stat(self, *args, **kwargs)
 
-        real_walk_stat = os.DirEntry.stat  # the walk uses scandir: only the job's stat fails
-        del real_walk_stat
         monkeypatch.setattr(Path, "stat", stat)
     report = rig.index()
     assert report.indexed == 1

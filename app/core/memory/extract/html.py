@@ -19,9 +19,13 @@ _BLOCKS = frozenset((*_HEADINGS, "p", "li", "pre", "blockquote", "tr", "dt", "dd
 
 def html_pieces(markup: str, buffer: PieceBuffer, base: tuple[str, ...] = ()) -> None:
     """Add the main-text blocks of ``markup`` to ``buffer``; headings under ``base``."""
-    from bs4 import BeautifulSoup
+    import warnings
 
-    soup = BeautifulSoup(markup, "lxml")
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
+
+    with warnings.catch_warnings():  # XHTML (EPUB chapters) parses fine as HTML
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(markup, "lxml")
     for tag in soup.find_all(_DROP):
         tag.decompose()
     root: Any = soup.find("main") or soup.find("article") or soup.body or soup

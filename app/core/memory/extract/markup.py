@@ -69,6 +69,7 @@ def extract_rest(path: Path, max_chars: int) -> Extraction:
     overrides = {
         "report_level": 5, "halt_level": 5, "file_insertion_enabled": False,
         "raw_enabled": False, "input_encoding": "unicode", "warning_stream": False,
+        "doctitle_xform": False, "sectsubtitle_xform": False,
     }
     doctree = publish_doctree(text, settings_overrides=overrides)
     buffer = PieceBuffer(max_chars)

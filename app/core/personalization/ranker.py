@@ -1,0 +1,203 @@
+"""The per-profile feedback reranker: logistic regression over retrieval features, applied to
+the fused candidates of every search.
+
+Features of a hit (``FEATURES``): its fused score (relative to the best), 1/fused rank,
+1/dense rank, 1/BM25 rank, the user's affinity for its folder, its file type and the file
+itself (from "relevant"/"opened"/"not relevant" marks and thumbs on answers, smoothed to
+(-1, 1)), and recency. The model is fitted by Newton's method with an L2 pull towards weights
+that reproduce the plain fused order, so with little feedback it changes little. It is only
+used once ``ranker_min_examples`` labelled pairs exist, and never when
+``reranker_enabled`` is off (the kill switch). Weights and counts live in store.db.
+
+``RerankingSearcher`` has the ``Searcher.search`` signature; any thread may search (the model
+is an immutable snapshot swapped in by ``set_model``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.core.config import PersonalizationSettings
+from app.core.memory.paths import path_to_key
+
+FEATURES = ("score", "inv_rank", "inv_dense", "inv_bm25", "folder", "type", "file", "recency")
+PRIOR = np.array([2.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # the plain fused order
+RECENCY_DAYS = 365.0
+MODEL_KEY = "ranker.model"
+
+
+def affinity(counts: Sequence[float] | None) -> float:
+    if not counts:
+        return 0.0
+    pos, neg = counts
+    return (pos - neg) / (pos + neg + 2.0)
+
+
+@dataclass(frozen=True)
+class RawFeatures:
+    """What a hit looked like when it was ranked; derived features depend on current counts."""
+
+    score: float
+    inv_rank: float
+    inv_dense: float
+    inv_bm25: float
+    folder: str
+    ext: str
+    file: str
+    mtime_ns: int
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> RawFeatures:
+        return cls(float(raw["score"]), float(raw["inv_rank"]), float(raw["inv_dense"]),
+                   float(raw["inv_bm25"]), str(raw["folder"]), str(raw["ext"]),
+                   str(raw["file"]), int(raw["mtime_ns"]))
+
+
+@dataclass
+class Counts:
+    """Positive and negative labels per folder, file type and file."""
+
+    folders: dict[str, list[float]] = field(default_factory=dict)
+    types: dict[str, list[float]] = field(default_factory=dict)
+    files: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, f: RawFeatures, label: int, sign: float = 1.0) -> None:
+        slot = 0 if label > 0 else 1
+        for table, key in ((self.folders, f.folder), (self.types, f.ext), (self.files, f.file)):
+            entry = table.setdefault(key, [0.0, 0.0])
+            entry[slot] += sign
+
+    def to_json(self) -> dict[str, Any]:
+        return {"folders": self.folders, "types": self.types, "files": self.files}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Counts:
+        return cls(dict(raw.get("folders", {})), dict(raw.get("types", {})),
+                   dict(raw.get("files", {})))
+
+
+def vectorize(f: RawFeatures, counts: Counts, now_ns: int) -> np.ndarray:
+    age_days = max(0.0, (now_ns - f.mtime_ns) / 86_400e9) if f.mtime_ns else RECENCY_DAYS * 3
+    return np.array([f.score, f.inv_rank, f.inv_dense, f.inv_bm25,
+                     affinity(counts.folders.get(f.folder)), affinity(counts.types.get(f.ext)),
+                     affinity(counts.files.get(f.file)), math.exp(-age_days / RECENCY_DAYS)])
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 25) -> tuple[np.ndarray, float]:
+    """Logistic regression (classes balanced) with an L2 pull of the weights towards PRIOR."""
+    n, d = x.shape
+    pos = max(1.0, float(y.sum()))
+    neg = max(1.0, float(n - y.sum()))
+    sample = np.where(y > 0, n / (2 * pos), n / (2 * neg))
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.append(PRIOR[:d], 0.0)
+    prior = np.append(PRIOR[:d], 0.0)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 1e-6  # the bias is free
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))
+        grad = xb.T @ (sample * (p - y)) + reg * (w - prior)
+        hess = (xb * (sample * p * (1 - p))[:, None]).T @ xb + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.abs(step).max()) < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    weights: tuple[float, ...]
+    bias: float
+    counts: Counts
+    examples: int
+    trained_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"weights": list(self.weights), "bias": self.bias,
+                "counts": self.counts.to_json(), "examples": self.examples,
+                "trained_at": self.trained_at, "features": list(FEATURES)}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> RankerModel | None:
+        if list(raw.get("features", [])) != list(FEATURES):
+            return None  # trained on another feature set: retrain
+        return cls(tuple(float(w) for w in raw["weights"]), float(raw["bias"]),
+                   Counts.from_json(raw.get("counts", {})), int(raw["examples"]),
+                   float(raw["trained_at"]))
+
+    def scores(self, raw: Sequence[RawFeatures], now_ns: int) -> np.ndarray:
+        if not raw:
+            return np.zeros(0)
+        x = np.vstack([vectorize(f, self.counts, now_ns) for f in raw])
+        return x @ np.asarray(self.weights) + self.bias
+
+
+def raw_features(store: Any, hits: Sequence[Any]) -> list[RawFeatures]:
+    """Features of ``hits`` in their fused order (Hit objects of the searcher)."""
+    if not hits:
+        return []
+    keys = [path_to_key(Path(h.path)) for h in hits]
+    marks = ",".join("?" * len(set(keys)))
+    info = {str(k): (str(e or ""), int(m or 0)) for k, e, m in store.conn.execute(
+        f"SELECT path, ext, mtime_ns FROM files WHERE path IN ({marks})", list(set(keys)))}
+    top = max((float(h.score) for h in hits), default=0.0)
+    out = []
+    for rank, (hit, key) in enumerate(zip(hits, keys, strict=True), start=1):
+        ext, mtime = info.get(key, (Path(key).suffix.lower(), 0))
+        dense = hit.ranks.get("dense") if hit.ranks else None
+        bm25 = hit.ranks.get("bm25") if hit.ranks else None
+        out.append(RawFeatures(
+            float(hit.score) / top if top > 0 else 0.0, 1.0 / rank,
+            1.0 / dense if dense else 0.0, 1.0 / bm25 if bm25 else 0.0,
+            key.rsplit(os.sep, 1)[0] if os.sep in key else "", ext, key, mtime))
+    return out
+
+
+class RerankingSearcher:
+    """The searcher with the user's reranker applied after fusion (when on and trained)."""
+
+    def __init__(self, inner: Any, store: Any, settings: PersonalizationSettings,
+                 model: RankerModel | None = None, clock: Callable[[], float] = time.time):
+        self.inner = inner
+        self.store = store
+        self.settings = settings
+        self.model = model
+        self._clock = clock
+
+    def set_model(self, model: RankerModel | None) -> None:
+        self.model = model
+
+    @property
+    def active(self) -> bool:
+        m = self.model
+        return (self.settings.reranker_enabled and m is not None
+                and m.examples >= self.settings.ranker_min_examples)
+
+    def __getattr__(self, name: str) -> Any:  # settings, embedder... of the plain searcher
+        return getattr(self.inner, name)
+
+    def search(self, query: str, k: int = 10, filters: Any = None, per_file: int | None = None,
+               method: str | None = None, snippets: bool = True) -> list[Any]:
+        if not self.active or method in ("dense", "bm25") or k <= 0:
+            return list(self.inner.search(query, k=k, filters=filters, per_file=per_file,
+                                          method=method, snippets=snippets))
+        depth = max(k, self.settings.ranker_candidates)
+        hits = list(self.inner.search(query, k=depth, filters=filters, per_file=per_file,
+                                      method=method, snippets=snippets))
+        model = self.model
+        assert model is not None
+        scores = model.scores(raw_features(self.store, hits), int(self._clock() * 1e9))
+        order = sorted(range(len(hits)), key=lambda i: (-scores[i], i))
+        return [hits[i] for i in order[:k]]

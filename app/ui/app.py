@@ -1,0 +1,295 @@
+"""The desktop app: QApplication, theme, single instance, unlock or onboarding, then the main
+window, tray and quick-ask over one ``Runtime``. ``run_gui(argv)`` is the entry point.
+
+``FamiliarApp`` lives on the main thread and only draws and routes: unlocking, opening the
+runtime, indexing and answering run on lanes (``app.ui.tasks``). Locking drops every window
+that shows personal data and closes the runtime on the app's own ``session`` lane.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from app.core.instance import request_running_instance
+from app.core.paths import data_home
+from app.core.profile.vault import UnlockedProfile, Vault, profile_exists
+from app.core.tasks import Lane, Lanes
+from app.ui.chat.chat_page import ChatPage
+from app.ui.icons import app_icon
+from app.ui.idle_lock import IdleLock
+from app.ui.instance_server import InstanceServer
+from app.ui.library_page import LibraryPage
+from app.ui.main_window import MainWindow
+from app.ui.onboarding import OnboardingWizard
+from app.ui.opener import Opener
+from app.ui.quick_ask import QuickAsk
+from app.ui.session import close_runtime, open_runtime, start_indexer
+from app.ui.settings_page import SettingsPage
+from app.ui.tasks import UiTasks
+from app.ui.theme import ThemeController
+from app.ui.tray import Tray
+from app.ui.unlock import UnlockDialog
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_MS = 500
+TRAY_NOTICE = ("Familiar keeps running in the tray; indexing continues. "
+               "Use the tray menu to open it again or quit.")
+
+
+class FamiliarApp(QObject):
+    """One profile's app session. Signals say when a runtime is ready or gone (tests wait on
+    them)."""
+
+    session_ready = Signal(object)  # Runtime
+    locked = Signal()
+
+    def __init__(self, qapp: QApplication, home: Path, opener: Opener | None = None,
+                 watch: bool = True):
+        super().__init__()
+        self.qapp = qapp
+        self.home = home
+        self.opener = opener or Opener()
+        self.watch = watch
+        self.session_lane = Lane("session")
+        self.server = InstanceServer(home, self)
+        self.theme = ThemeController(qapp, "system")
+        self.tray = Tray(self)
+        self.lanes = Lanes()
+        self.tasks = UiTasks(self.lanes, self)
+        self.runtime: Any = None
+        self.window: MainWindow | None = None
+        self.quick: QuickAsk | None = None
+        self.library: LibraryPage | None = None
+        self.gate: QWidget | None = None
+        self.want_quick_ask = False
+        self.idle_lock = IdleLock(qapp, self)
+        self.idle_lock.idle_timeout.connect(self.lock)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_INTERVAL_MS)
+        self._status_timer.timeout.connect(self._poll_status)
+        self.server.activate_requested.connect(self.activate)
+        self.server.quick_ask_requested.connect(self.quick_ask)
+        self.server.lock_requested.connect(self.lock)
+        self.tray.open_requested.connect(self.activate)
+        self.tray.quick_ask_requested.connect(self.quick_ask)
+        self.tray.lock_requested.connect(self.lock)
+        self.tray.pause_toggled.connect(self.set_paused)
+        self.tray.quit_requested.connect(self.quit)
+
+    # --- start ------------------------------------------------------------------------------
+
+    def start(self, quick_ask: bool = False) -> bool:
+        """Listen for other launches, then unlock or onboard. False: another instance runs."""
+        if not self.server.listen():
+            return False
+        self.want_quick_ask = quick_ask
+        if Tray.available():
+            self.tray.show()
+        self.show_gate()
+        return True
+
+    def show_gate(self) -> None:
+        if profile_exists(self.home):
+            dialog = UnlockDialog(Vault.load(self.home), self.tasks)
+            dialog.unlocked.connect(lambda p: self.open_session(p))
+            dialog.rejected.connect(self._gate_closed)
+            self.gate = dialog
+            dialog.show()
+            dialog.start()
+        else:
+            wizard = OnboardingWizard(self.home, self.tasks)
+            wizard.finished.connect(lambda _r: self._onboarded(wizard))
+            self.gate = wizard
+            wizard.show()
+
+    def _gate_closed(self) -> None:
+        if self.runtime is None:
+            self.quit()
+
+    def _onboarded(self, wizard: OnboardingWizard) -> None:
+        if wizard.profile is None:
+            self.quit()
+            return
+        self.open_session(wizard.profile, wizard.folders, wizard.model_path)
+
+    def open_session(self, profile: UnlockedProfile, folders: list[Path] | None = None,
+                     model_path: Path | None = None) -> None:
+        self.gate = None
+        self.tasks.run("io", "open-session", open_runtime, profile, self.lanes, folders or [],
+                       model_path, on_done=self._session_opened, on_error=self._session_failed)
+
+    def _session_failed(self, exc: BaseException) -> None:
+        log.error("opening the profile failed: %s", type(exc).__name__)
+        self.show_gate()
+
+    def _session_opened(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.theme.apply(runtime.settings.ui.theme)
+        chat = ChatPage(runtime, self.tasks, self.opener)
+        self.library = LibraryPage(runtime, self.tasks)
+        self.library.pause_toggled.connect(self.set_paused)
+        settings = SettingsPage(runtime, self.tasks, self.theme)
+        settings.lock_now.connect(self.lock)
+        settings.saved.connect(self._settings_saved)
+        pages: list[tuple[str, QWidget]] = [("Library", self.library)]
+        models = _models_page(runtime, self.tasks)
+        if models is not None:
+            pages.append(("Models", models))
+        pages.append(("Settings", settings))
+        self.window = MainWindow(chat, pages)
+        self.window.setWindowIcon(app_icon())
+        self.window.keep_in_tray = Tray.available()
+        self.window.hidden_to_tray.connect(self._hidden_to_tray)
+        self.quick = QuickAsk(runtime, self.tasks, self.opener)
+        self.quick.open_in_main.connect(self.open_conversation)
+        chat.start()
+        self.library.start()
+        self.tray.set_paused(runtime.settings.indexing.paused)
+        self.tray.set_state("idle")
+        self.idle_lock.set_minutes(runtime.settings.privacy.lock_after_idle_min)
+        if self.watch:
+            self.tasks.run("io", "start-indexer", start_indexer, runtime)
+        self._status_timer.start()
+        if self.want_quick_ask:
+            self.want_quick_ask = False
+            self.quick.popup()
+        else:
+            self.window.bring_to_front()
+        self.session_ready.emit(runtime)
+
+    # --- routing ----------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        if self.window is not None:
+            self.window.bring_to_front()
+        elif self.gate is not None:
+            self.gate.show()
+            self.gate.raise_()
+            self.gate.activateWindow()
+
+    def quick_ask(self) -> None:
+        if self.quick is not None:
+            if self.quick.isVisible():
+                self.quick.hide()
+            else:
+                self.quick.start_over()
+                self.quick.popup()
+        else:
+            self.want_quick_ask = True
+            self.activate()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if self.window is not None:
+            self.window.show_page("Chat")
+            self.window.chat.open_conversation(conversation_id)
+            self.window.bring_to_front()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.runtime is None:
+            return
+        indexer = self.runtime.indexer
+        indexer.pause() if paused else indexer.resume()
+        self.tray.set_paused(paused)
+        if self.library is not None:
+            self.library.show_paused(paused)
+        self.tasks.run("io", "save-settings", lambda _s, rt: rt.save_settings(), self.runtime)
+
+    def _settings_saved(self) -> None:
+        if self.runtime is not None:
+            self.idle_lock.set_minutes(self.runtime.settings.privacy.lock_after_idle_min)
+
+    def _hidden_to_tray(self) -> None:
+        ui = self.runtime.settings.ui if self.runtime is not None else None
+        if ui is not None and not ui.tray_notice_shown:
+            self.tray.notify("Familiar", TRAY_NOTICE)
+            ui.tray_notice_shown = True
+            self.tasks.run("io", "save-settings", lambda _s, rt: rt.save_settings(), self.runtime)
+
+    def _poll_status(self) -> None:
+        if self.runtime is None:
+            return
+        status = self.runtime.indexer.status()
+        if self.library is not None:
+            self.library.show_status(status)
+        if status.phase in ("indexing", "reconciling") or status.waiting_for:
+            fraction = status.files_done / status.files_total if status.files_total else None
+            self.tray.set_state("indexing", fraction, status.waiting_for)
+        else:
+            self.tray.set_state("idle")
+
+    # --- lock and quit ----------------------------------------------------------------------
+
+    def _drop_session(self) -> Any:
+        runtime, self.runtime = self.runtime, None
+        self._status_timer.stop()
+        self.idle_lock.set_minutes(0)
+        for widget in (self.quick, self.window):
+            if widget is not None:
+                widget.hide()
+                widget.deleteLater()
+        self.quick = self.window = self.library = None
+        self.tray.set_state("locked")
+        return runtime
+
+    def lock(self) -> None:
+        """Drop windows and keys now; the runtime closes on the session lane."""
+        runtime = self._drop_session()
+        if runtime is None:
+            return
+        self.tasks.run(self.session_lane, "close", close_runtime, runtime,
+                       on_done=lambda _r: self.locked.emit())
+        self.lanes = Lanes()
+        self.tasks = UiTasks(self.lanes, self)
+        self.show_gate()
+
+    def quit(self) -> None:
+        runtime = self._drop_session()
+        if self.gate is not None:
+            self.gate.hide()
+        self.server.close()
+        self.tray.hide()
+        if runtime is None:
+            self.lanes.shutdown()
+            self.qapp.quit()
+            return
+        self.tasks.run(self.session_lane, "close", close_runtime, runtime,
+                       on_done=lambda _r: self.qapp.quit(),
+                       on_error=lambda _e: self.qapp.quit())
+
+
+def _models_page(runtime: Any, tasks: UiTasks) -> QWidget | None:
+    from app.ui.models_page import ModelsPage
+
+    return ModelsPage(runtime, tasks)
+
+
+def run_gui(argv: list[str], quick_ask: bool = False) -> int:
+    """Start the app, or hand off to the running one (``activate`` / ``quick-ask``)."""
+    from app.core.logs import setup_logging
+
+    setup_logging()
+    home = data_home()
+    if request_running_instance(home, "quick-ask" if quick_ask else "activate"):
+        return 0
+    qapp = QApplication.instance() or QApplication(argv)
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("Familiar")
+    qapp.setDesktopFileName("familiar")
+    qapp.setWindowIcon(app_icon())
+    qapp.setQuitOnLastWindowClosed(False)
+    app = FamiliarApp(qapp, home)
+    if not app.start(quick_ask=quick_ask):
+        # Lost a race with another launch: hand off after all.
+        return 0 if request_running_instance(home, "activate") else 1
+    return int(qapp.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(run_gui(sys.argv))

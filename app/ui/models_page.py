@@ -1,0 +1,254 @@
+"""The Models page: the catalog with fit labels for this machine, downloads with progress and
+cancel, the models on this computer with the active one, and importing a local GGUF.
+
+Catalog rating, downloads, copies and hashing run on the ``io`` lane; switching the active
+model runs on the ``llm`` lane so it never races an answer. Main thread only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.paths import models_dir
+from app.core.tasks import Progress, TaskState
+from app.ui.tasks import UiJob, UiTasks
+
+
+def _rated(state: TaskState) -> list[Any]:
+    from app.core import hardware
+    from app.core.engine import catalog, sizing
+
+    machine = sizing.Machine.from_facts(hardware.facts(models_dir().parent))
+    return catalog.rate(catalog.load_catalog(), machine)
+
+
+def _local(state: TaskState, runtime: Any) -> list[dict[str, Any]]:
+    from app.core.engine.installed import ModelRefs, local_models
+
+    return local_models(models_dir()) + ModelRefs(runtime.store).list()
+
+
+def _download(state: TaskState, entry: Any) -> Any:
+    from app.core.engine.installed import download_entry
+
+    return download_entry(entry, models_dir(), state=state)
+
+
+def _import(state: TaskState, runtime: Any, path: Path, reference: bool) -> Path:
+    from app.core.engine.gguf_check import require_model
+    from app.core.engine.installed import ModelRefs, file_sha256, import_copy
+
+    if reference:
+        info = require_model(path)
+        ModelRefs(runtime.store).add(path, info, file_sha256(path, state))
+        return path
+    return import_copy(path, models_dir(), state=state).path
+
+
+def use_model(state: TaskState, runtime: Any, path: str) -> str:
+    """Make ``path`` the active model. On the llm lane: no answer is running; the next one
+    builds the assistant over the new engine (the old engine is closed here)."""
+    runtime.settings.engine.model_path = path
+    runtime.save_settings()
+    for name in ("assistant", "engine"):
+        service = runtime.__dict__.pop(name, None)
+        closer = getattr(service, "close", None)
+        if name == "engine" and callable(closer):
+            closer()
+    return path
+
+
+class ModelsPage(QWidget):
+    def __init__(self, runtime: Any, tasks: UiTasks, parent: Any = None):
+        super().__init__(parent)
+        self.runtime = runtime
+        self.tasks = tasks
+        self.downloads: dict[str, UiJob] = {}
+        self._entries: list[Any] = []
+
+        self.catalog = QTableWidget(0, 5)
+        self.catalog.setHorizontalHeaderLabels(["Model", "Size", "On this machine", "License", ""])
+        self.catalog.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.catalog.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.catalog.verticalHeader().setVisible(False)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.progress_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel download")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_downloads)
+        catalog_box = QGroupBox("Recommended models")
+        cl = QVBoxLayout(catalog_box)
+        cl.addWidget(self.catalog)
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        cl.addLayout(row)
+        cl.addWidget(self.progress_label)
+
+        self.active = QLabel("")
+        self.active.setWordWrap(True)
+        self.local = QTableWidget(0, 3)
+        self.local.setHorizontalHeaderLabels(["File", "Size", "Source"])
+        self.local.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.local.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.local.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.local.verticalHeader().setVisible(False)
+        use = QPushButton("Use selected")
+        use.clicked.connect(self._use_selected)
+        self.reference = QCheckBox("Keep the file where it is (no copy)")
+        import_button = QPushButton("Import GGUF…")
+        import_button.clicked.connect(self._pick)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        local_box = QGroupBox("On this computer")
+        ll = QVBoxLayout(local_box)
+        ll.addWidget(self.active)
+        ll.addWidget(self.local)
+        row = QHBoxLayout()
+        row.addWidget(use)
+        row.addStretch(1)
+        row.addWidget(self.reference)
+        row.addWidget(import_button)
+        ll.addLayout(row)
+        ll.addWidget(self.note)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(catalog_box, 3)
+        layout.addWidget(local_box, 2)
+        self._show_active()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.tasks.run("io", "models-catalog", _rated, on_done=self._fill_catalog,
+                       on_error=self._error)
+        self.tasks.run("io", "models-local", _local, self.runtime, on_done=self._fill_local,
+                       on_error=self._error)
+
+    def _show_active(self) -> None:
+        path = self.runtime.settings.engine.model_path
+        self.active.setText(f"Active model: {Path(path).name}" if path else
+                            "No active model: answers quote your files (extractive mode).")
+
+    def _fill_catalog(self, rated: list[Any]) -> None:
+        self._entries = rated
+        self.catalog.setRowCount(0)
+        for r in rated:
+            e = r.entry
+            row = self.catalog.rowCount()
+            self.catalog.insertRow(row)
+            name = e.name + ("  ★ recommended" if r.recommended else "")
+            self.catalog.setItem(row, 0, QTableWidgetItem(name))
+            self.catalog.setItem(row, 1, QTableWidgetItem(f"{e.download_bytes / 2**30:.1f} GB"))
+            self.catalog.setItem(row, 2, QTableWidgetItem(r.label))
+            self.catalog.setItem(row, 3, QTableWidgetItem(e.license))
+            button = QPushButton("Download")
+            button.setEnabled(r.label != "too big for this machine")
+            button.clicked.connect(lambda _c=False, entry=e: self.download(entry))
+            self.catalog.setCellWidget(row, 4, button)
+
+    def _fill_local(self, models: list[dict[str, Any]]) -> None:
+        self.local.setRowCount(0)
+        for m in models:
+            row = self.local.rowCount()
+            self.local.insertRow(row)
+            item = QTableWidgetItem(m.get("name") or Path(m["path"]).name)
+            item.setData(Qt.ItemDataRole.UserRole, m["path"])
+            item.setToolTip(m["path"])
+            self.local.setItem(row, 0, item)
+            self.local.setItem(row, 1, QTableWidgetItem(f"{m['size_bytes'] / 2**30:.2f} GB"))
+            self.local.setItem(row, 2, QTableWidgetItem(str(m.get("source", ""))))
+        self._show_active()
+
+    # --- downloads --------------------------------------------------------------------------
+
+    def download(self, entry: Any) -> None:
+        if entry.id in self.downloads:
+            return
+        job = self.tasks.run("io", f"download-{entry.id}", _download, entry,
+                             on_progress=self._progress, on_done=lambda _r: self._finished(entry),
+                             on_error=lambda exc: self._finished(entry, exc), replace=False)
+        job.cancelled.connect(lambda: self._finished(entry, None, cancelled=True))
+        self.downloads[entry.id] = job
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.cancel_button.setVisible(True)
+        self.progress_label.setText(f"Downloading {entry.name}…")
+
+    def _progress(self, p: Progress) -> None:
+        if p.total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * (p.fraction or 0)))
+        self.progress_label.setText(p.message)
+
+    def cancel_downloads(self) -> None:
+        for job in self.downloads.values():
+            job.cancel()
+
+    def _finished(self, entry: Any, exc: BaseException | None = None,
+                  cancelled: bool = False) -> None:
+        self.downloads.pop(entry.id, None)
+        busy = bool(self.downloads)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if cancelled or type(exc).__name__ == "DownloadCancelled":
+            self.progress_label.setText(f"The download of {entry.name} was cancelled.")
+        elif exc is not None:
+            self._error(exc)
+        else:
+            self.progress_label.setText(f"{entry.name} is ready: select it below and press "
+                                        "Use selected.")
+        self.refresh()
+
+    # --- import and use ---------------------------------------------------------------------
+
+    def _pick(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a model", "", "GGUF models (*.gguf)")
+        if path:
+            self.import_file(Path(path), self.reference.isChecked())
+
+    def import_file(self, path: Path, reference: bool = False) -> None:
+        self.note.setText("Checking and importing…")
+        self.tasks.run("io", "models-import", _import, self.runtime, path, reference,
+                       on_done=self._imported, on_error=self._error, on_progress=self._progress)
+
+    def _imported(self, path: Path) -> None:
+        self.note.setText(f"Imported {path.name}.")
+        self.refresh()
+
+    def _use_selected(self) -> None:
+        rows = {i.row() for i in self.local.selectedItems()}
+        if rows:
+            path = self.local.item(min(rows), 0).data(Qt.ItemDataRole.UserRole)
+            self.use(path)
+
+    def use(self, path: str) -> None:
+        self.note.setText("Switching model…")
+        self.tasks.run("llm", "use-model", use_model, self.runtime, path,
+                       on_done=lambda _p: (self._show_active(), self.note.setText("")),
+                       on_error=self._error)
+
+    def _error(self, exc: BaseException) -> None:
+        self.note.setText(str(exc) if hasattr(exc, "exit_code") else
+                          f"Something went wrong ({type(exc).__name__}).")

@@ -1,0 +1,37 @@
+"""Opening a runtime for an unlocked profile, off the GUI thread (settings are read from the
+encrypted store, folders added, the indexer started). Lane functions only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app.core.profile.vault import UnlockedProfile
+from app.core.settings_store import load_settings
+from app.core.tasks import Lanes, TaskState
+
+
+def open_runtime(state: TaskState, profile: UnlockedProfile, lanes: Lanes,
+                 folders: Sequence[Path] = (), model_path: Path | None = None) -> Any:
+    """Build the runtime; with onboarding choices, record them first. Runs on ``io``."""
+    from app.runtime import Runtime
+
+    runtime = Runtime(profile, load_settings(profile.store), lanes)
+    if model_path is not None:
+        runtime.settings.engine.model_path = str(model_path)
+    if folders or model_path is not None:
+        for folder in folders:
+            runtime.indexer.library.add(folder)
+        runtime.save_settings()
+    return runtime
+
+
+def start_indexer(state: TaskState, runtime: Any) -> None:
+    """Reconcile, then watch the folders (the indexer's own threads and the index lane)."""
+    runtime.indexer.start()
+
+
+def close_runtime(state: TaskState, runtime: Any) -> None:
+    """Stop every lane and drop the keys. Runs on the app's own session lane."""
+    runtime.close()

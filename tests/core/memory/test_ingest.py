@@ -1,0 +1,192 @@
+"""Ingest: idempotent by content hash, embeddings reused, removal, renames, crash repair of
+the ANN index and its rebuild from store.db."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from app.core.memory.ingest import Ingestor
+from app.core.memory.paths import path_to_key
+from app.core.memory.vectors import VectorIndex
+from app.core.profile.store import Store
+from app.core.tasks import TaskState
+from tests.fixtures.fake_embedder import FakeEmbedder
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def chunk_count(store: Store) -> int:
+    return int(store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+
+def ann_ids(store: Store) -> set[str]:
+    return {r[0] for r in store.conn.execute("SELECT ann_id FROM chunks")}
+
+
+def fts_count(store: Store, word: str) -> int:
+    return int(store.conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                  (word,)).fetchone()[0])
+
+
+def test_ingest_then_unchanged(ingestor: Ingestor, store: Store, vectors: VectorIndex,
+                               fake_embedder: FakeEmbedder, docs: Path) -> None:
+    a = write(docs / "a.md", "# Title\n\nThe heron waits by the pond.\n")
+    b = write(docs / "b.txt", "Otters juggle pebbles.\n")
+    empty = write(docs / "empty.txt", "")
+    outcomes = ingestor.ingest([(a, 1), (b, 1), (empty, 1)])
+    assert [(o.status, o.path) for o in outcomes] == [("indexed", a), ("indexed", b),
+                                                      ("skipped", empty)]
+    assert outcomes[2].reason == "empty file"
+    assert chunk_count(store) == 2 and vectors.count() == 2
+    assert vectors.ids() == ann_ids(store)
+    row = store.conn.execute("SELECT folder_id, ext, chunk_count, content_hash, size FROM files "
+                             "WHERE path = ?", (path_to_key(a),)).fetchone()
+    assert row[0] == 1 and row[1] == ".md" and row[2] == 1 and row[3] and row[4] > 0
+    calls = len(fake_embedder.calls)
+    again = ingestor.ingest([(a, 1), (b, 1)])
+    assert [o.status for o in again] == ["unchanged", "unchanged"]
+    assert len(fake_embedder.calls) == calls  # nothing re-embedded
+    assert chunk_count(store) == 2 and vectors.count() == 2
+
+
+def test_changed_file_reuses_unchanged_chunk_embeddings(ingestor: Ingestor, store: Store,
+                                                        vectors: VectorIndex,
+                                                        fake_embedder: FakeEmbedder,
+                                                        docs: Path) -> None:
+    path = write(docs / "n.md", "# One\n\nfirst section text\n\n# Two\n\nsecond section\n")
+    ingestor.ingest([(path, None)])
+    before = ann_ids(store)
+    fake_embedder.calls.clear()
+    write(path, "# One\n\nfirst section text\n\n# Two\n\nrewritten second part\n")
+    outcome = ingestor.ingest([(path, None)])[0]
+    assert (outcome.status, outcome.chunks) == ("indexed", 2)
+    assert fake_embedder.calls == [1]  # only the changed chunk
+    assert fts_count(store, "rewritten") == 1 and fts_count(store, "second") == 1
+    assert fts_count(store, "section") == 1  # the old chunk's FTS row is gone
+    assert vectors.ids() == ann_ids(store) and not (ann_ids(store) & before)
+
+
+def test_remove_and_remove_under(ingestor: Ingestor, store: Store, vectors: VectorIndex,
+                                 docs: Path) -> None:
+    keep = write(docs / "keep.txt", "keep me")
+    inner = [write(docs / "sub" / f"{i}.txt", f"inner file {i}") for i in range(3)]
+    lookalike = write(docs / "subway.txt", "not under sub")
+    ingestor.ingest([(p, None) for p in [keep, *inner, lookalike]])
+    assert ingestor.remove(keep) is True
+    assert ingestor.remove(keep) is False
+    assert ingestor.remove_under(docs / "sub") == 3
+    assert chunk_count(store) == 1 and vectors.count() == 1
+    assert fts_count(store, "inner") == 0
+    assert store.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 1
+
+
+def test_move_file_and_folder_without_reembedding(ingestor: Ingestor, store: Store,
+                                                  fake_embedder: FakeEmbedder,
+                                                  docs: Path) -> None:
+    one = write(docs / "old" / "one.md", "walrus notes")
+    two = write(docs / "old" / "deep" / "two.md", "puffin notes")
+    ingestor.ingest([(one, None), (two, None)])
+    ids = ann_ids(store)
+    calls = len(fake_embedder.calls)
+    shutil.move(docs / "old", docs / "new")
+    assert ingestor.move(docs / "old", docs / "new") is True
+    keys = {r[0] for r in store.conn.execute("SELECT path FROM files")}
+    assert keys == {path_to_key(docs / "new" / "one.md"), path_to_key(docs / "new" / "deep" / "two.md")}
+    (docs / "new" / "one.md").rename(docs / "new" / "renamed.txt")
+    assert ingestor.move(docs / "new" / "one.md", docs / "new" / "renamed.txt") is True
+    assert store.conn.execute("SELECT ext FROM files WHERE path = ?",
+                              (path_to_key(docs / "new" / "renamed.txt"),)).fetchone()[0] == ".txt"
+    assert ann_ids(store) == ids and len(fake_embedder.calls) == calls
+    outcome = ingestor.ingest([(docs / "new" / "renamed.txt", None)])[0]
+    assert outcome.status == "unchanged"
+    assert ingestor.move(docs / "nothing", docs / "elsewhere") is False
+
+
+def test_non_utf8_file_name(ingestor: Ingestor, store: Store, tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.makedirs(folder)
+    raw = folder + b"/men\xfc 100%.txt"
+    with open(raw, "wb") as handle:
+        handle.write(b"latin one name")
+    path = Path(os.fsdecode(raw))
+    assert ingestor.ingest([(path, None)])[0].status == "indexed"
+    stored = store.conn.execute("SELECT path FROM files").fetchone()[0]
+    from app.core.memory.paths import key_to_path
+
+    assert os.fsencode(key_to_path(stored)) == raw
+    assert ingestor.remove_under(Path(os.fsdecode(folder))) == 1
+
+
+def test_missing_and_unreadable_files(ingestor: Ingestor, docs: Path) -> None:
+    gone = docs / "gone.txt"
+    outcome = ingestor.ingest([(gone, None), (docs, None)])
+    assert [(o.status, o.reason) for o in outcome] == [("skipped", "file not found"),
+                                                       ("skipped", "not a regular file")]
+
+
+def test_file_that_becomes_unreadable_is_forgotten(ingestor: Ingestor, store: Store,
+                                                   docs: Path) -> None:
+    path = write(docs / "x.txt", "some text")
+    ingestor.ingest([(path, None)])
+    path.write_bytes(b"\x00\x01\x02binary now")
+    outcome = ingestor.ingest([(path, None)])[0]
+    assert outcome.status == "skipped" and "binary" in outcome.reason
+    assert chunk_count(store) == 0
+
+
+def test_crash_between_commit_and_ann_is_repaired(store: Store, fake_embedder: FakeEmbedder,
+                                                  vectors: VectorIndex, settings, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    files = [write(docs / f"{i}.txt", f"document number {i}") for i in range(5)]
+    Ingestor(store, fake_embedder, vectors, settings).ingest([(p, None) for p in files])
+    # Simulate a crash: an orphan vector, a missing vector, and the dirty mark left set.
+    missing = sorted(ann_ids(store))[0]
+    vectors.delete([missing])
+    vectors.add(["orphan-id"], fake_embedder.encode(["stray"]))
+    store.conn.execute("UPDATE meta SET value = '1' WHERE key = 'memory.ann_dirty'")
+    assert vectors.count() == 5  # the count alone would not notice
+    fresh = Ingestor(store, fake_embedder, vectors, settings)
+    assert fresh.check_ann() == 2
+    assert vectors.ids() == ann_ids(store)
+    assert fresh.check_ann() == 0
+
+
+def test_rebuild_after_the_index_folder_is_deleted(store: Store, fake_embedder: FakeEmbedder,
+                                                   settings, docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key = os.urandom(32)
+    index = VectorIndex(tmp_path / "vectors", key)
+    files = [write(docs / f"{i}.txt", f"note {i}") for i in range(4)]
+    Ingestor(store, fake_embedder, index, settings).ingest([(p, None) for p in files])
+    index.close()
+    shutil.rmtree(tmp_path / "vectors")
+    reopened = VectorIndex(tmp_path / "vectors", key)
+    try:
+        ingestor = Ingestor(store, fake_embedder, reopened, settings)
+        ingestor.ensure_ann()
+        assert reopened.count() == 4 and reopened.ids() == ann_ids(store)
+        assert ingestor.rebuild_ann() == 4
+        assert reopened.ids() == ann_ids(store)
+    finally:
+        reopened.close()
+
+
+def test_cancel_between_files(ingestor: Ingestor, store: Store, docs: Path) -> None:
+    files = [write(docs / f"{i}.txt", f"text {i}") for i in range(5)]
+    state = TaskState()
+    state.cancel()
+    assert ingestor.ingest([(p, None) for p in files], state) == []
+    assert chunk_count(store) == 0
+
+
+def test_progress_is_reported(ingestor: Ingestor, docs: Path) -> None:
+    files = [write(docs / f"{i}.txt", f"text {i}") for i in range(3)]
+    seen = []
+    state = TaskState(on_progress=seen.append, min_interval=0)
+    ingestor.ingest([(p, None) for p in files], state)
+    assert seen[-1].done == 3 and seen[-1].total == 3
+    assert "3 chunks" in seen[-1].message

@@ -1,0 +1,121 @@
+"""Hybrid search: fusion, filters (folder, type, date, paths), the per-file cap, snippets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.core.config import MemorySettings
+from app.core.memory.fusion import fuse
+from app.core.memory.ingest import Ingestor
+from app.core.memory.search import MARK_CLOSE, MARK_OPEN, Filters, Searcher, fallback_snippet
+from app.core.memory.vectors import VectorIndex
+from app.core.profile.store import Store
+
+
+def write(path: Path, text: str, mtime: float | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+@pytest.fixture
+def library(ingestor: Ingestor, docs: Path) -> dict[str, Path]:
+    files = {
+        "heron": write(docs / "birds" / "heron.md", "# Herons\n\nThe grey heron hunts fish "
+                       "at dawn in shallow water.\n", mtime=1_600_000_000),
+        "owl": write(docs / "birds" / "owl.txt", "Owls hunt mice at night with silent "
+                     "feathers.\n", mtime=1_700_000_000),
+        "bread": write(docs / "kitchen" / "bread.md", "# Bread\n\nKnead the dough and let it "
+                       "rise overnight; bake at dawn.\n", mtime=1_700_000_000),
+        "long": write(docs / "kitchen" / "soup.md", "\n\n".join(
+            f"# Part {i}\n\nSoup step {i}: simmer the stock with herbs." for i in range(8))),
+    }
+    outcomes = ingestor.ingest([(p, None) for p in files.values()])
+    assert all(o.status == "indexed" for o in outcomes)
+    return files
+
+
+def test_keyword_hit_with_marked_snippet(searcher: Searcher, library: dict[str, Path]) -> None:
+    hits = searcher.search("heron fish", k=3)
+    assert hits[0].path == library["heron"]
+    assert f"{MARK_OPEN}heron{MARK_CLOSE}" in hits[0].snippet
+    assert hits[0].heading == "Herons"
+    assert hits[0].location == "Herons"
+    assert hits[0].ranks["bm25"] == 1
+    assert hits[0].to_json()["path"] == str(library["heron"])
+
+
+@pytest.mark.parametrize("method", ["convex", "rrf", "dense", "bm25"])
+def test_every_method_finds_the_obvious_file(searcher: Searcher, library: dict[str, Path],
+                                             method: str) -> None:
+    assert searcher.search("owls hunt mice", k=2, method=method)[0].path == library["owl"]
+
+
+def test_folder_type_and_date_filters(searcher: Searcher, library: dict[str, Path],
+                                      docs: Path) -> None:
+    in_kitchen = searcher.search("dawn", k=10, filters=Filters(folder=docs / "kitchen"))
+    assert {h.path for h in in_kitchen} <= {library["bread"], library["long"]}
+    assert library["bread"] in {h.path for h in in_kitchen}
+    texts = searcher.search("hunt", k=10, filters=Filters(types=("txt",)))
+    assert {h.path for h in texts} == {library["owl"]}
+    recent = searcher.search("dawn", k=10, filters=Filters(since_ns=1_650_000_000 * 10**9))
+    assert library["heron"] not in {h.path for h in recent}
+    only = searcher.search("dawn", k=10, filters=Filters(paths=(library["heron"],)), per_file=5)
+    assert {h.path for h in only} == {library["heron"]}
+
+
+def test_filters_with_ann_overfetch(searcher: Searcher, library: dict[str, Path], docs: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.core.memory.search as search_module
+
+    monkeypatch.setattr(search_module, "EXACT_MAX", 0)  # force the ANN path under a filter
+    hits = searcher.search("bread dough", k=3, filters=Filters(folder=docs / "kitchen"))
+    assert hits and hits[0].path == library["bread"]
+
+
+def test_at_most_n_chunks_per_file(searcher: Searcher, library: dict[str, Path]) -> None:
+    hits = searcher.search("soup step simmer stock herbs", k=10, per_file=2)
+    assert sum(h.path == library["long"] for h in hits) == 2
+    more = searcher.search("soup step simmer stock herbs", k=10, per_file=5)
+    assert sum(h.path == library["long"] for h in more) == 5
+
+
+def test_query_syntax_is_not_interpreted(searcher: Searcher, library: dict[str, Path]) -> None:
+    for query in ['"unbalanced', "NEAR(a b)", "col:umn", "*", "AND OR NOT", "-x", "^"]:
+        searcher.search(query, k=3)  # no FTS5 syntax error
+    assert searcher.search("   ", k=3) == []
+
+
+def test_search_works_while_the_ann_index_is_empty(store: Store, fake_embedder,  # type: ignore[no-untyped-def]
+                                                   library: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    empty = VectorIndex(tmp_path / "other-vectors", os.urandom(32))
+    try:
+        searcher = Searcher(store, fake_embedder, empty, MemorySettings())
+        hits = searcher.search("owls hunt mice", k=1, method="dense")
+        assert hits[0].path == library["owl"]  # exact search over store.db
+    finally:
+        empty.close()
+
+
+def test_fusion_methods() -> None:
+    dense = [(1, 0.9), (2, 0.8), (3, 0.1)]
+    bm25 = [(3, 12.0), (1, 6.0)]
+    assert [c for c, _ in fuse("rrf", dense, bm25, k=60, dense_weight=0.5, saturation=0)][0] == 1
+    convex = fuse("convex", dense, bm25, k=60, dense_weight=0.5, saturation=0)
+    assert {c for c, _ in convex} == {1, 2, 3}
+    weak = fuse("convex", dense, [(3, 0.01)], k=60, dense_weight=0.5, saturation=5.0)
+    assert weak[0][0] == 1  # a weak lexical match barely moves the dense ranking
+    with pytest.raises(ValueError):
+        fuse("nope", dense, bm25, k=60, dense_weight=0.5, saturation=0)
+
+
+def test_fallback_snippet_marks_words() -> None:
+    snippet = fallback_snippet("The Heron waits. " * 20, "heron")
+    assert snippet.startswith(f"The {MARK_OPEN}Heron{MARK_CLOSE}")
+    assert snippet.endswith("…")

@@ -1,0 +1,145 @@
+"""``familiar folders`` and ``familiar index`` as subprocesses, including kill -9 and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.config import MemorySettings
+from app.core.memory.service import Memory
+from app.core.profile.vault import Vault
+from tests.fixtures.fake_embedder import FakeEmbedder
+from tests.fixtures.indexing import copy_til, note, picture, write
+from tests.integration.cli import familiar_env, run, run_json
+
+PASS = "kill-test"
+
+
+def init_with_folder(home: Path, folder: Path, *extra: str) -> None:
+    assert run_json(home, "init", FAMILIAR_PASSPHRASE=PASS)[0] == 0
+    code, added = run_json(home, "folders", "add", str(folder), *extra, FAMILIAR_PASSPHRASE=PASS)
+    assert code == 0 and added["added"], added
+
+
+def final_state(home: Path) -> dict[str, Any]:
+    profile = Vault.load(home).unlock_passphrase(PASS)
+    memory = Memory(home, profile.store, profile.subkey("vectors"), MemorySettings(),
+                    embedder=FakeEmbedder())
+    try:
+        pic = picture(profile.store)
+        pic["vector_ids"] = memory.vectors.ids()
+        pic["pending"] = profile.store.conn.execute("SELECT count(*) FROM index_jobs").fetchone()[0]
+        return pic
+    finally:
+        memory.close()
+        profile.lock()
+
+
+def assert_same_index(state: dict[str, Any], clean: dict[str, Any]) -> None:
+    assert state["pending"] == 0
+    assert state["chunk_count"] == state["distinct_chunks"], "duplicate chunks"
+    assert state["vector_ids"] == state["ann_ids"], "orphan or missing vectors"
+    assert state["files"] == clean["files"]
+    assert state["chunks"] == clean["chunks"]
+    assert len(state["vector_ids"]) == len(clean["vector_ids"])
+
+
+def test_folders_add_list_remove_and_index(home: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write(docs / "a.md", note("alpha"))
+    write(docs / "skip" / "b.md", note("beta"))
+    write(docs / "bin.txt", "x\x00y")
+    init_with_folder(home, docs, "--exclude", "skip/")
+    code, listed = run_json(home, "folders", "list", FAMILIAR_PASSPHRASE=PASS)
+    assert code == 0 and listed["folders"][0]["excludes"] == ["skip/"]
+    out = run(home, "folders", "add", str(tmp_path / "nope"), FAMILIAR_PASSPHRASE=PASS)
+    assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1
+    code, report = run_json(home, "index", FAMILIAR_PASSPHRASE=PASS,
+                            )
+    assert code == 0, report
+    assert (report["indexed"], report["skipped"], report["failed"]) == (1, 1, 0)
+    assert report["issues"] == [{"path": str(docs / "bin.txt"), "status": "skipped",
+                                 "reason": "binary content"}]
+    code, again = run_json(home, "index", FAMILIAR_PASSPHRASE=PASS)
+    assert (again["indexed"], again["unchanged"]) == (0, 1)
+    code, listed = run_json(home, "folders", "list", FAMILIAR_PASSPHRASE=PASS)
+    assert listed["folders"][0]["files"] == 1 and listed["folders"][0]["skipped"] == 1
+    code, removed = run_json(home, "folders", "remove", str(docs), FAMILIAR_PASSPHRASE=PASS)
+    assert code == 0 and removed["files_forgotten"] == 1
+    assert final_state(home)["files"] == []
+    out = run(home, "folders", "remove", str(docs), FAMILIAR_PASSPHRASE=PASS)
+    assert out.returncode != 0
+
+
+def start_index(home: Path, fake: bool) -> subprocess.Popen[str]:
+    module = ["-m", "tests.fixtures.indexing"] if fake else ["-m", "app"]
+    return subprocess.Popen(
+        [sys.executable, *module, "index", "--json"], cwd=Path(__file__).parents[2],
+        env=familiar_env(home, FAMILIAR_PASSPHRASE=PASS), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+
+
+def kill_after(proc: subprocess.Popen[str], marker: str, count: int) -> bool:
+    """SIGKILL ``proc`` once ``count`` stderr lines starting with ``marker`` were read;
+    False when it finished first."""
+    assert proc.stderr is not None
+    seen = 0
+    for line in proc.stderr:
+        if line.startswith(marker):
+            seen += 1
+            if seen >= count:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return True
+    proc.wait()
+    return False
+
+
+def index_to_the_end(home: Path, fake: bool) -> dict[str, Any]:
+    proc = start_index(home, fake)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    return final_state(home)
+
+
+@pytest.mark.slow
+def test_kill_9_at_several_points_then_resume_equals_a_clean_run(tmp_path: Path) -> None:
+    corpus = tmp_path / "til"
+    copy_til(corpus, 300)
+    clean_home = tmp_path / "clean"
+    init_with_folder(clean_home, corpus)
+    clean = index_to_the_end(clean_home, fake=True)
+    assert clean["chunk_count"] > 300
+
+    home = tmp_path / "killed"
+    init_with_folder(home, corpus)
+    kills = 0
+    # after the first progress line (reconcile done, first batch under way), then after the
+    # 1st, 2nd and 3rd embedding batch of successive runs (each run resumes the last one)
+    for marker, count in [("indexing:", 1), ("encoded", 1), ("encoded", 2), ("encoded", 1)]:
+        kills += kill_after(start_index(home, fake=True), marker, count)
+    assert kills >= 3
+    partial = final_state(home)
+    assert 0 < partial["chunk_count"] < clean["chunk_count"] or partial["pending"] > 0
+    assert_same_index(index_to_the_end(home, fake=True), clean)
+
+
+@pytest.mark.slow
+def test_kill_9_with_the_real_pipeline(tmp_path: Path) -> None:
+    corpus = tmp_path / "til"
+    copy_til(corpus, 40)
+    clean_home = tmp_path / "clean"
+    init_with_folder(clean_home, corpus)
+    clean = index_to_the_end(clean_home, fake=False)
+    home = tmp_path / "killed"
+    init_with_folder(home, corpus)
+    killed = kill_after(start_index(home, fake=False), "indexing:", 2)
+    state = index_to_the_end(home, fake=False)
+    assert_same_index(state, clean)
+    assert killed or state["chunk_count"] == clean["chunk_count"]

@@ -1,0 +1,119 @@
+"""GUI test rig: a real profile, the real Runtime over real lanes, the bundled embedder (loaded
+once per session), a small indexed folder, and an Opener whose calls are recorded instead of
+reaching the desktop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QUrl
+
+from app.core.assistant.rag import Assistant
+from app.core.memory.embedder import SentenceEmbedder
+from app.core.memory.service import Memory
+from app.core.profile.vault import Vault
+from app.core.settings_store import load_settings
+from app.core.tasks import Lanes
+from app.runtime import Runtime
+from app.ui.opener import Opener
+from app.ui.tasks import UiTasks
+from tests.fixtures.fake_engine import FakeEngine
+from tests.fixtures.profiles import PASSPHRASE
+from tests.fixtures.tiny_gguf import tiny_gguf  # noqa: F401
+
+NOTES = {
+    "travel.md": "# Travel\n\n## Japan\n\nThe Kyoto trip is booked for April; the ryokan is "
+                 "near Gion and check-in is at 3pm.\n",
+    "garden.md": "# Garden\n\n## Tomatoes\n\nWater the tomatoes every second morning and feed "
+                 "them with seaweed fertiliser in July.\n",
+    "empty.md": "",
+}
+
+
+class RecordingOpener(Opener):
+    """Records what would have been opened (the desktop is not touched in tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[QUrl] = []
+        self.started: list[tuple[str, list[str]]] = []
+        self.open_url = self._record
+        self.start_detached = lambda program, args: self.started.append((program, args))
+
+    def _record(self, url: QUrl) -> bool:
+        self.opened.append(url)
+        return True
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[SentenceEmbedder]:
+    e = SentenceEmbedder()
+    e.load()
+    yield e
+    e.close()
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name, text in NOTES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def lanes() -> Iterator[Lanes]:
+    lanes = Lanes()
+    yield lanes
+    lanes.shutdown()
+
+
+@pytest.fixture
+def tasks(qtbot: Any, lanes: Lanes) -> UiTasks:
+    return UiTasks(lanes)
+
+
+@pytest.fixture
+def opener() -> RecordingOpener:
+    return RecordingOpener()
+
+
+def make_runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Runtime:
+    profile, _code = Vault.create(home, passphrase=PASSPHRASE)
+    runtime = Runtime(profile, load_settings(profile.store), lanes)
+    runtime.__dict__["memory"] = Memory(home, profile.store, profile.subkey("vectors"),
+                                        runtime.settings.memory, embedder=embedder)
+    return runtime
+
+
+@pytest.fixture
+def runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Iterator[Runtime]:
+    """A real runtime (empty library); the test closes nothing: teardown locks it."""
+    rt = make_runtime(home, lanes, embedder)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def indexed_runtime(runtime: Runtime, notes: Path) -> Runtime:
+    """The notes folder added and indexed by the real indexer on the index lane."""
+    runtime.indexer.library.add(notes)
+    report = runtime.lanes.index.run(runtime.indexer.index_once)
+    assert report.indexed == 2 and report.skipped == 1
+    return runtime
+
+
+def with_engine(runtime: Runtime, engine: Any | None) -> Runtime:
+    """The real Assistant over this runtime's memory, answering with ``engine``."""
+    runtime.__dict__["assistant"] = Assistant(runtime.conversations, runtime.memory.searcher,
+                                              engine, runtime.settings.assistant)
+    return runtime
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    return FakeEngine(n_ctx=4096, max_tokens=256)
