@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean package test-tools
 
 setup: $(STAMP)
 
@@ -20,8 +20,33 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(VENV)/bin/familiar
 
-test: setup
+test: setup test-tools
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# desktop-file-validate and appstreamcli for tests/packaging: installed when missing if we are
+# root with apt-get (no prompt); otherwise those tests skip and say why.
+test-tools:
+	@command -v desktop-file-validate >/dev/null 2>&1 && command -v appstreamcli >/dev/null 2>&1 \
+	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	     && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q desktop-file-utils appstream >/dev/null 2>&1 \
+	          || { apt-get update -q >/dev/null 2>&1 \
+	               && DEBIAN_FRONTEND=noninteractive apt-get install -y -q desktop-file-utils appstream >/dev/null 2>&1; }; }; } \
+	|| echo "note: desktop-file-utils/appstream not installed; their packaging tests will skip"
+
+# The one-folder bundle in dist/familiar (packaging/familiar.spec, docs/packaging.md), then its
+# smoke test and its size and start-up figures. build/ keeps PyInstaller's cache between runs.
+BUNDLE := dist/familiar
+PACKAGE_STAMP := $(VENV)/.package-installed
+
+$(PACKAGE_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,package]"
+	touch $(PACKAGE_STAMP)
+
+package: setup test-tools $(PACKAGE_STAMP)
+	$(PY) -m PyInstaller --noconfirm --log-level WARN packaging/familiar.spec
+	FAMILIAR_BUNDLE=$(BUNDLE) QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 \
+		$(PY) -m pytest -q tests/packaging/test_bundle_smoke.py
+	$(PY) packaging/measure_bundle.py $(BUNDLE)
 
 lint: setup
 	$(VENV)/bin/ruff check app tests

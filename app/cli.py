@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "app.commands.search_cmd",
     "app.commands.models_cmds",
     "app.commands.quick_ask_cmd",
+    "app.commands.memory_cmds",
 )
 
 

@@ -84,10 +84,11 @@ class Runtime:
     @property
     def model_ready(self) -> bool:
         """A model is configured and its file is there (else answers are extractive)."""
-        from pathlib import Path
+        from app.core.engine.installed import resolve_model
+        from app.core.paths import models_dir
 
-        path = self.settings.engine.model_path
-        return bool(path) and Path(path).is_file()
+        path = resolve_model(self.settings.engine.model_path, models_dir())
+        return path is not None and path.is_file()
 
     @cached_property
     def assistant(self) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ICONS = Path(__file__).resolve().parent.parent / "assets" / "icons"
@@ -49,9 +50,11 @@ def pack_ico_icns(icons: Path) -> None:
     big = png(256)
     big.save(icons / "familiar.ico", format="ICO", sizes=[(s, s) for s in ICO_SIZES],
              append_images=[png(s) for s in ICO_SIZES if s != 256])
-    largest = png(512)
-    largest.save(icons / "familiar.icns", format="ICNS",
-                 append_images=[png(s) for s in ICNS_SIZES if s != 512])
+    with tempfile.TemporaryDirectory() as tmp:  # 1024 px (512@2x) only goes into the .icns
+        retina = Path(tmp) / "familiar-1024.png"
+        render(ICONS / "familiar.svg", 1024, retina)
+        Image.open(retina).convert("RGBA").save(
+            icons / "familiar.icns", format="ICNS", append_images=[png(s) for s in ICNS_SIZES])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,8 @@ import importlib
 from typing import Any
 
 BENCH_MODULES: tuple[str, ...] = ("app.commands.bench_retrieval", "app.commands.bench_engine",
-                                  "app.commands.bench_index",)
+                                  "app.commands.bench_index",
+                                  "app.commands.bench_personalization",)
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -30,6 +30,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="catalog id (see 'familiar models list')")
     p.add_argument("--force", action="store_true",
                    help="download even when the model is too big for this machine")
+    p = add_command(msub, common, "use", cmd_use, "answer with this model from now on")
+    p.add_argument("model", help="a catalog id, a file in the models folder, or a .gguf path")
     p = add_command(msub, common, "import", cmd_import, "add a GGUF you already have")
     p.add_argument("path", type=Path, help="a .gguf model file")
     p.add_argument("--reference", action="store_true",
@@ -153,7 +155,8 @@ def cmd_download(cli: Cli) -> int:
              "hub-etag": "matches the hub's sha256",
              "none": "sha256 computed and recorded (no published hash to compare)"}
     cli.emit(payload, f"Downloaded {entry.id} to {result.path}\n"
-                      f"sha256 {result.sha256}: {check[result.verified_against]}")
+                      f"sha256 {result.sha256}: {check[result.verified_against]}\n"
+                      f"Answer with it: familiar models use {entry.id}")
     return 0
 
 
@@ -179,4 +182,25 @@ def cmd_import(cli: Cli) -> int:
                "architecture": done.info.architecture, "sha256": done.sha256,
                "size_bytes": done.info.size_bytes}
     cli.emit(payload, f"Copied {done.info.name} ({done.info.architecture}) to {done.path}")
+    return 0
+
+
+def cmd_use(cli: Cli) -> int:
+    from app.core.engine.gguf_check import require_model
+    from app.core.engine.installed import resolve_model
+    from app.core.paths import models_dir
+
+    spec = cli.args.model
+    path = resolve_model(spec, models_dir())
+    if path is None:
+        raise CliError(f"no model {spec!r}: give a .gguf path, or download it first with "
+                       "'familiar models download ID'")
+    info = require_model(path)  # refuses files llama.cpp cannot load, with the reason
+    runtime = cli.runtime()
+    direct = Path(spec).expanduser()
+    runtime.settings.engine.model_path = str(direct.resolve()) if direct.is_file() else spec
+    runtime.save_settings()
+    cli.emit({"model": runtime.settings.engine.model_path, "path": str(path),
+              "name": info.name, "architecture": info.architecture},
+             f"Familiar now answers with {info.name} ({path.name}).")
     return 0

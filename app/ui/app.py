@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.instance import request_running_instance
@@ -69,6 +69,7 @@ class FamiliarApp(QObject):
         self.library: LibraryPage | None = None
         self.gate: QWidget | None = None
         self.want_quick_ask = False
+        self.exit_app = qapp.quit  # tests replace it: the test run keeps its QApplication
         self.idle_lock = IdleLock(qapp, self)
         self.idle_lock.idle_timeout.connect(self.lock)
         self._status_timer = QTimer(self)
@@ -77,6 +78,7 @@ class FamiliarApp(QObject):
         self.server.activate_requested.connect(self.activate)
         self.server.quick_ask_requested.connect(self.quick_ask)
         self.server.lock_requested.connect(self.lock)
+        self.server.quit_requested.connect(self.quit, Qt.ConnectionType.QueuedConnection)
         self.tray.open_requested.connect(self.activate)
         self.tray.quick_ask_requested.connect(self.quick_ask)
         self.tray.lock_requested.connect(self.lock)
@@ -257,11 +259,10 @@ class FamiliarApp(QObject):
         self.tray.hide()
         if runtime is None:
             self.lanes.shutdown()
-            self.qapp.quit()
+            self.exit_app()
             return
         self.tasks.run(self.session_lane, "close", close_runtime, runtime,
-                       on_done=lambda _r: self.qapp.quit(),
-                       on_error=lambda _e: self.qapp.quit())
+                       on_done=lambda _r: self.exit_app(), on_error=lambda _e: self.exit_app())
 
 
 def _models_page(runtime: Any, tasks: UiTasks) -> QWidget | None:

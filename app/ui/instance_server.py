@@ -2,7 +2,8 @@
 
 QLocalServer listens on ``instance_address(home)``; each client sends one JSON line
 ``{"command": ...}`` and gets ``{"ok": true}`` (or ``{"ok": false, "error": ...}``) back.
-Commands: ``activate`` (raise the window), ``quick-ask`` (show the popup), ``lock``.
+Commands: ``activate`` (raise the window), ``quick-ask`` (show the popup), ``lock``,
+``quit`` (close the session and exit, as the tray's Quit: the bundle's smoke test uses it).
 Lives on the main thread; signals are emitted there.
 """
 
@@ -19,7 +20,7 @@ from app.core.instance import instance_address
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("activate", "quick-ask", "lock")
+COMMANDS = ("activate", "quick-ask", "lock", "quit")
 MAX_LINE = 64 * 1024
 
 
@@ -27,6 +28,7 @@ class InstanceServer(QObject):
     activate_requested = Signal()
     quick_ask_requested = Signal()
     lock_requested = Signal()
+    quit_requested = Signal()  # connect queued, so the reply goes out before the app quits
 
     def __init__(self, home: Path, parent: QObject | None = None):
         super().__init__(parent)
@@ -85,7 +87,7 @@ class InstanceServer(QObject):
             return {"ok": False, "error": "unknown command"}
         log.info("instance command: %s", command)
         {"activate": self.activate_requested, "quick-ask": self.quick_ask_requested,
-         "lock": self.lock_requested}[command].emit()
+         "lock": self.lock_requested, "quit": self.quit_requested}[command].emit()
         return {"ok": True}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,13 +61,12 @@ def test_folders_add_list_remove_and_index(home: Path, tmp_path: Path) -> None:
     assert code == 0 and listed["folders"][0]["excludes"] == ["skip/"]
     out = run(home, "folders", "add", str(tmp_path / "nope"), FAMILIAR_PASSPHRASE=PASS)
     assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1
-    code, report = run_json(home, "index", FAMILIAR_PASSPHRASE=PASS,
-                            )
+    code, report = run_fake_json(home, "index")
     assert code == 0, report
     assert (report["indexed"], report["skipped"], report["failed"]) == (1, 1, 0)
     assert report["issues"] == [{"path": str(docs / "bin.txt"), "status": "skipped",
                                  "reason": "binary content"}]
-    code, again = run_json(home, "index", FAMILIAR_PASSPHRASE=PASS)
+    code, again = run_fake_json(home, "index")
     assert (again["indexed"], again["unchanged"]) == (0, 1)
     code, listed = run_json(home, "folders", "list", FAMILIAR_PASSPHRASE=PASS)
     assert listed["folders"][0]["files"] == 1 and listed["folders"][0]["skipped"] == 1
@@ -75,6 +75,17 @@ def test_folders_add_list_remove_and_index(home: Path, tmp_path: Path) -> None:
     assert final_state(home)["files"] == []
     out = run(home, "folders", "remove", str(docs), FAMILIAR_PASSPHRASE=PASS)
     assert out.returncode != 0
+
+
+def run_fake_json(home: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """``familiar ARGS --json`` with the fake embedder (tests/fixtures/indexing.py)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.fixtures.indexing", *args, "--json"],
+        cwd=Path(__file__).parents[2], env=familiar_env(home, FAMILIAR_PASSPHRASE=PASS),
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, (out.stdout, out.stderr[-1000:])
+    return out.returncode, json.loads(lines[0])
 
 
 def start_index(home: Path, fake: bool) -> subprocess.Popen[str]:
@@ -132,14 +143,16 @@ def test_kill_9_at_several_points_then_resume_equals_a_clean_run(tmp_path: Path)
 
 @pytest.mark.slow
 def test_kill_9_with_the_real_pipeline(tmp_path: Path) -> None:
+    """Killed while the real model loads or embeds, then resumed with the real model. The
+    chunk set does not depend on the embedder, so the clean reference uses the fake one."""
     corpus = tmp_path / "til"
-    copy_til(corpus, 40)
+    copy_til(corpus, 100)
     clean_home = tmp_path / "clean"
     init_with_folder(clean_home, corpus)
-    clean = index_to_the_end(clean_home, fake=False)
+    clean = index_to_the_end(clean_home, fake=True)
     home = tmp_path / "killed"
     init_with_folder(home, corpus)
-    killed = kill_after(start_index(home, fake=False), "indexing:", 2)
+    killed = kill_after(start_index(home, fake=False), "indexing:", 3)
     state = index_to_the_end(home, fake=False)
     assert_same_index(state, clean)
-    assert killed or state["chunk_count"] == clean["chunk_count"]
+    assert killed, "the run finished before the kill point: use a larger corpus"

@@ -118,3 +118,12 @@ def test_import_by_reference_keeps_the_path_encrypted(home: Path, tiny_gguf: Pat
     assert scan(home, text_patterns("canary-d41c9e-private-models")) == []
     code, locked = run_json(home, "models", "list")  # no passphrase: references hidden
     assert code == 0 and locked["references"] == [] and locked["notes"]
+
+
+def test_models_use_sets_the_active_model(home: Path, tiny_gguf: Path) -> None:  # noqa: F811
+    env = {"FAMILIAR_PASSPHRASE": "x"}
+    assert run_json(home, "init", **env)[0] == 0
+    code, out = run_json(home, "models", "use", str(tiny_gguf), **env)
+    assert code == 0 and out["path"] == str(tiny_gguf)
+    code, out = run_json(home, "models", "use", "no-such-model", **env)
+    assert code != 0 and "no model" in out["error"]

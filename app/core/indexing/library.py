@@ -16,8 +16,8 @@ from pathlib import Path
 
 from app.core.config import IndexingSettings
 from app.core.errors import FamiliarError
-from app.core.memory.paths import key_to_path, path_to_key
 from app.core.indexing.rules import Rules, check_pattern
+from app.core.memory.paths import key_to_path, path_to_key
 from app.core.profile.store import Store
 
 

@@ -19,10 +19,9 @@ from typing import Protocol
 
 from app.core.indexing.issues import Issue, IssueList
 from app.core.indexing.library import Library
-from app.core.memory.paths import key_to_path
 from app.core.indexing.progress import IndexReport, ProgressMeter
 from app.core.indexing.queue import Job, JobQueue
-from app.core.indexing.reconcile import Hasher, RuleTree, catalog, reconcile_folder
+from app.core.indexing.reconcile import Hasher, RuleTree, reconcile_folder
 from app.core.indexing.rules import sniff_binary
 from app.core.profile.store import Store
 from app.core.tasks import Progress, ProgressCallback, TaskState

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from app.core.indexing.issues import IssueList
 from app.core.indexing.library import Folder, Library
-from app.core.memory.paths import key_to_path, path_to_key
 from app.core.indexing.queue import Job
 from app.core.indexing.rules import MARKER_FILES, Rules, indexable_type, read_gitignore
+from app.core.memory.paths import key_to_path, path_to_key
 from app.core.profile.store import Store
 from app.core.tasks import TaskState
 
@@ -195,7 +195,7 @@ def reconcile_folder(store: Store, library: Library, folder: Folder, hasher: Has
             plan.changed += 1
             plan.jobs.append(Job("sync", item.path, folder.id, force=force))
         elif not force and stamps.get(key) == (item.size, item.mtime_ns):
-            plan.unchanged += 1  # skipped or failed before, and not touched since
+            pass  # skipped or failed before, and not touched since: still on the list
         else:
             fresh.append(item)
     if state is not None and state.cancelled:

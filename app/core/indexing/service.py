@@ -240,6 +240,8 @@ class Indexer:
         from app.core.indexing.watcher import Watcher
 
         self._stop.clear()
+        self.lanes.index.submit("index-check", lambda state: self._ingestor().ensure_ann(),
+                                replace=False)
         self.submit_reconcile()
         if watch:
             watcher = Watcher(self.library, self.enqueue, self.settings.debounce_s,

@@ -37,6 +37,8 @@ __all__ = ["FileOutcome", "Ingestor", "key_to_path", "path_to_key"]
 META_MODEL = "memory.embedding_model"
 META_ANN_DIRTY = "memory.ann_dirty"
 HASH_BLOCK = 1 << 20
+# The chunks whose embeddings come from the configured model (the ANN index holds only these).
+_CURRENT = "FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.embedding_model = ?"
 BATCH_CHUNKS = 256  # chunks embedded and committed together (across files)
 
 
@@ -296,13 +298,21 @@ class Ingestor:
     def ensure_ann(self) -> None:
         """Check the ANN index once per Ingestor (cheap when it is consistent)."""
         if not self._checked:
+            name = self.embedder.name
+            if _get_meta(self.store.conn, META_MODEL) not in (None, name):
+                # Another model's vectors (maybe another dimension): start the index again;
+                # it fills with this model's chunks, ``reembed_all`` brings the rest.
+                self.vectors.reset()
+                with self.store.transaction() as tx:
+                    _set_meta(tx, META_MODEL, name)
             self.check_ann()
             self._checked = True
 
     def check_ann(self, state: TaskState | None = None) -> int:
         """Make the ANN index match the store: returns how many entries were fixed."""
         conn = self.store.conn
-        stored = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        current = (self.embedder.name,)
+        stored = int(conn.execute(f"SELECT count(*) {_CURRENT}", current).fetchone()[0])
         try:
             dirty = _get_meta(conn, META_ANN_DIRTY) == "1"
             if not dirty and not self.vectors.created and self.vectors.count() == stored:
@@ -312,7 +322,7 @@ class Ingestor:
             log.warning("vector index unreadable (%s); rebuilding it", type(exc).__name__)
             self.vectors.wipe()
             return self.rebuild_ann(state)
-        in_store = {str(r[0]) for r in conn.execute("SELECT ann_id FROM chunks")}
+        in_store = {str(r[0]) for r in conn.execute(f"SELECT c.ann_id {_CURRENT}", current)}
         extra = sorted(in_ann - in_store)
         missing = in_store - in_ann
         self.vectors.delete(extra)
@@ -326,11 +336,12 @@ class Ingestor:
 
     def _add_from_store(self, only: set[str] | None, state: TaskState | None) -> int:
         conn = self.store.conn
-        total = int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+        current = (self.embedder.name,)
+        total = int(conn.execute(f"SELECT count(*) {_CURRENT}", current).fetchone()[0])
         ids: list[str] = []
         rows: list[np.ndarray] = []
         added = 0
-        cursor = conn.execute("SELECT ann_id, embedding FROM chunks ORDER BY id")
+        cursor = conn.execute(f"SELECT c.ann_id, c.embedding {_CURRENT} ORDER BY c.id", current)
         for seen, (ann_id, blob) in enumerate(cursor, start=1):
             if only is not None and ann_id not in only:
                 continue

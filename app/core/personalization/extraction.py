@@ -27,26 +27,32 @@ MAX_CANDIDATES = 6
 MAX_TEXT = 160
 MAX_MESSAGE_CHARS = 1500
 
-CANDIDATES_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "memories": {
-            "type": "array",
-            "maxItems": MAX_CANDIDATES,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "text": {"type": "string", "maxLength": MAX_TEXT},
-                    "kind": {"type": "string", "enum": list(KINDS)},
-                    "confidence": {"type": "number"},
-                    "source_message_id": {"type": "integer"},
+def candidates_schema(max_items: int = MAX_CANDIDATES, max_text: int = MAX_TEXT
+                      ) -> dict[str, Any]:
+    """The JSON schema of extracted candidates (bounded, so generation always ends)."""
+    return {
+        "type": "object",
+        "properties": {
+            "memories": {
+                "type": "array",
+                "maxItems": max_items,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": max_text},
+                        "kind": {"type": "string", "enum": list(KINDS)},
+                        "confidence": {"type": "number"},
+                        "source_message_id": {"type": "integer"},
+                    },
+                    "required": ["text", "kind", "confidence", "source_message_id"],
                 },
-                "required": ["text", "kind", "confidence", "source_message_id"],
             },
         },
-    },
-    "required": ["memories"],
-}
+        "required": ["memories"],
+    }
+
+
+CANDIDATES_SCHEMA = candidates_schema()
 
 JUDGE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -118,8 +124,10 @@ class MemoryExtractor:
 
     def __init__(self, bank: MemoryBank, state_store: PersonalState,
                  engine: Callable[[], Any | None], enabled: Callable[[], bool],
-                 run_model: Callable[[Callable[[], Any]], Any] = run_inline):
+                 run_model: Callable[[Callable[[], Any]], Any] = run_inline,
+                 schema: dict[str, Any] | None = None):
         self.bank = bank
+        self.schema = schema if schema is not None else CANDIDATES_SCHEMA
         self.state_store = state_store
         self._engine = engine
         self._enabled = enabled
@@ -163,7 +171,7 @@ class MemoryExtractor:
         counts: dict[str, int] = {"messages": len(batch), "candidates": 0}
         if batch:
             value = self._call(engine, state, lambda: engine.complete_json(
-                extraction_messages(batch), CANDIDATES_SCHEMA, max_tokens=2048,
+                extraction_messages(batch), self.schema, max_tokens=2048,
                 temperature=0.0, state=state))
             state.raise_if_cancelled()
             candidates = parse_candidates(value, {mid for mid, _ in batch})

@@ -4,7 +4,7 @@ the fused candidates of every search.
 Features of a hit (``FEATURES``): its fused score (relative to the best), 1/fused rank,
 1/dense rank, 1/BM25 rank, the user's affinity for its folder, its file type and the file
 itself (from "relevant"/"opened"/"not relevant" marks and thumbs on answers, smoothed to
-(-1, 1)), and recency. The model is fitted by Newton's method with an L2 pull towards weights
+(-1, 1), times the relative score), and recency. The model is fitted by Newton's method with an L2 pull towards weights
 that reproduce the plain fused order, so with little feedback it changes little. It is only
 used once ``ranker_min_examples`` labelled pairs exist, and never when
 ``reranker_enabled`` is off (the kill switch). Weights and counts live in store.db.
@@ -30,15 +30,20 @@ from app.core.memory.paths import path_to_key
 
 FEATURES = ("score", "inv_rank", "inv_dense", "inv_bm25", "folder", "type", "file", "recency")
 PRIOR = np.array([2.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # the plain fused order
+BASE_FEATURES = 4  # score and ranks: what the plain search already knows
+BASE_STIFFNESS = 50.0
 RECENCY_DAYS = 365.0
 MODEL_KEY = "ranker.model"
 
 
 def affinity(counts: Sequence[float] | None) -> float:
+    """How often the user chose this folder/type/file when it was shown: (chosen - marked
+    not relevant) / (shown + 2). Shown and not chosen only dilutes: a folder that merely
+    appeared next to the preferred one for another topic is not held against it."""
     if not counts:
         return 0.0
-    pos, neg = counts
-    return (pos - neg) / (pos + neg + 2.0)
+    pos, neg, shown = counts
+    return (pos - neg) / (shown + 2.0)
 
 
 @dataclass(frozen=True)
@@ -66,17 +71,19 @@ class RawFeatures:
 
 @dataclass
 class Counts:
-    """Positive and negative labels per folder, file type and file."""
+    """[chosen, marked not relevant, shown] per folder, file type and file."""
 
     folders: dict[str, list[float]] = field(default_factory=dict)
     types: dict[str, list[float]] = field(default_factory=dict)
     files: dict[str, list[float]] = field(default_factory=dict)
 
-    def add(self, f: RawFeatures, label: int, sign: float = 1.0) -> None:
-        slot = 0 if label > 0 else 1
+    def add(self, f: RawFeatures, label: int) -> None:
+        """Count one shown hit: ``label`` 1 chosen, 0 shown only, -1 marked not relevant."""
         for table, key in ((self.folders, f.folder), (self.types, f.ext), (self.files, f.file)):
-            entry = table.setdefault(key, [0.0, 0.0])
-            entry[slot] += sign
+            entry = table.setdefault(key, [0.0, 0.0, 0.0])
+            entry[0] += label > 0
+            entry[1] += label < 0
+            entry[2] += 1
 
     def to_json(self) -> dict[str, Any]:
         return {"folders": self.folders, "types": self.types, "files": self.files}
@@ -89,13 +96,18 @@ class Counts:
 
 def vectorize(f: RawFeatures, counts: Counts, now_ns: int) -> np.ndarray:
     age_days = max(0.0, (now_ns - f.mtime_ns) / 86_400e9) if f.mtime_ns else RECENCY_DAYS * 3
+    # Preferences act among good matches: each affinity is scaled by the relative score, so
+    # a liked folder lifts its relevant notes without pulling weak matches above strong ones.
     return np.array([f.score, f.inv_rank, f.inv_dense, f.inv_bm25,
-                     affinity(counts.folders.get(f.folder)), affinity(counts.types.get(f.ext)),
-                     affinity(counts.files.get(f.file)), math.exp(-age_days / RECENCY_DAYS)])
+                     f.score * affinity(counts.folders.get(f.folder)),
+                     f.score * affinity(counts.types.get(f.ext)),
+                     f.score * affinity(counts.files.get(f.file)),
+                     math.exp(-age_days / RECENCY_DAYS)])
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 25) -> tuple[np.ndarray, float]:
-    """Logistic regression (classes balanced) with an L2 pull of the weights towards PRIOR."""
+    """Logistic regression (classes balanced) with an L2 pull of the weights towards PRIOR,
+    much stiffer on the retrieval features than on the personal ones."""
     n, d = x.shape
     pos = max(1.0, float(y.sum()))
     neg = max(1.0, float(n - y.sum()))
@@ -104,6 +116,7 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float, iterations: int = 25) -> tuple[
     w = np.append(PRIOR[:d], 0.0)
     prior = np.append(PRIOR[:d], 0.0)
     reg = np.full(d + 1, l2)
+    reg[:BASE_FEATURES] *= BASE_STIFFNESS  # the plain ranking is not re-learned from a few marks
     reg[-1] = 1e-6  # the bias is free
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -30, 30)))

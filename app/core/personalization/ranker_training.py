@@ -107,7 +107,10 @@ class RankerTrainer:
     def pending(self) -> bool:
         if not self.reranking.settings.reranker_enabled:
             return False
-        return bool(self.state_store.get(SIGNATURE_KEY) != signature(self.store))
+        current = signature(self.store)
+        if current == [[0, 0], [0, 0]] and self.state_store.get(MODEL_KEY) is None:
+            return False  # no feedback yet
+        return bool(self.state_store.get(SIGNATURE_KEY) != current)
 
     def step(self, state: TaskState) -> dict[str, Any]:
         labelled = labels(self.store)
@@ -155,8 +158,7 @@ class RankerTrainer:
                 "ORDER BY message_id, chunk_id", (NO_FEATURES,)):
             label = labelled.get(int(mid), {}).get(int(cid))
             if label is not None:
-                out.append((int(mid), RawFeatures.from_json(json.loads(features)),
-                            1 if label > 0 else 0))
+                out.append((int(mid), RawFeatures.from_json(json.loads(features)), label))
         return out
 
     def train(self, labelled: dict[int, dict[int, int]]) -> dict[str, Any]:
@@ -166,7 +168,7 @@ class RankerTrainer:
         for mid, raw, label in examples:
             counts.add(raw, label)
             per_message.setdefault(mid, Counts()).add(raw, label)
-        positives = sum(label for _, _, label in examples)
+        positives = sum(1 for _, _, label in examples if label > 0)
         if not examples or positives == 0 or positives == len(examples):
             self.reranking.set_model(None)
             self.state_store.delete(MODEL_KEY)
@@ -176,12 +178,12 @@ class RankerTrainer:
         for mid, raw, _label in examples:
             own = Counts()  # leave this answer's own labels out of its affinity features
             for table, key in (("folders", raw.folder), ("types", raw.ext), ("files", raw.file)):
-                total = getattr(counts, table).get(key, [0.0, 0.0])
-                mine = getattr(per_message[mid], table).get(key, [0.0, 0.0])
-                getattr(own, table)[key] = [total[0] - mine[0], total[1] - mine[1]]
+                total = getattr(counts, table).get(key, [0.0, 0.0, 0.0])
+                mine = getattr(per_message[mid], table).get(key, [0.0, 0.0, 0.0])
+                getattr(own, table)[key] = [t - m for t, m in zip(total, mine, strict=True)]
             rows.append(vectorize(raw, own, now_ns))
         x = np.vstack(rows)
-        y = np.array([label for _, _, label in examples], dtype=float)
+        y = np.array([1.0 if label > 0 else 0.0 for _, _, label in examples])
         weights, bias = fit(x, y, self.reranking.settings.ranker_l2)
         model = RankerModel(tuple(float(w) for w in weights), bias, counts, len(examples),
                             self._clock())

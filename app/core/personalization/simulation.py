@@ -41,11 +41,14 @@ def note_title(path: Path) -> str:
 
 
 def topic_queries(corpus: Path, folders: Sequence[str]) -> list[tuple[str, Path]]:
+    """(title, note) for the notes under ``folders``; a title met twice is asked once."""
     out = []
+    seen: set[str] = set()
     for name in folders:
         for path in sorted((corpus / name).rglob("*.md")):
             title = note_title(path)
-            if len(title.split()) >= 2:
+            if len(title.split()) >= 2 and title.lower() not in seen:
+                seen.add(title.lower())
                 out.append((title, path.resolve()))
     return out
 

@@ -68,7 +68,7 @@ def test_jobs_survive_a_reopen_and_failed_ones_are_dropped_after_retries(tmp_pat
     jobs = q.take(10)
     assert [j.path for j in jobs] == [Path("/x/\udcff.md"), Path("/x")]
     job = jobs[0]
-    for attempt in range(MAX_ATTEMPTS - 1):
+    for _attempt in range(MAX_ATTEMPTS - 1):
         assert q.retry_later(q.take(1)[0])
     assert not q.retry_later(q.take(1)[0])
     assert [j.path for j in q.take(10)] == [Path("/x")]

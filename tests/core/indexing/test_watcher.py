@@ -65,7 +65,7 @@ def test_a_long_burst_is_flushed_after_the_maximum_delay() -> None:
 def test_a_burst_of_thousands_processes_each_file_once_with_bounded_memory() -> None:
     clock = Clock()
     c = coalescer(clock, max_pending=50_000)
-    for round_ in range(3):  # a checkout touches every file several times
+    for _round in range(3):  # a checkout touches every file several times
         for i in range(10_000):
             c.changed(ROOT / f"d{i % 50}" / f"f{i}.md")
     clock.now += 2

@@ -190,3 +190,29 @@ def test_progress_is_reported(ingestor: Ingestor, docs: Path) -> None:
     ingestor.ingest([(p, None) for p in files], state)
     assert seen[-1].done == 3 and seen[-1].total == 3
     assert "3 chunks" in seen[-1].message
+
+
+def test_model_change_reembeds_from_the_store(store: Store, vectors: VectorIndex, settings,  # type: ignore[no-untyped-def]
+                                              docs: Path) -> None:
+    from app.core.memory.reembed import needs_reembed, reembed_all
+    from app.core.memory.search import Searcher
+
+    old = FakeEmbedder(dim=64, name="model-a")
+    files = [write(docs / f"{i}.md", f"# Note {i}\n\nkoala fact number {i}") for i in range(4)]
+    Ingestor(store, old, vectors, settings).ingest([(p, None) for p in files])
+    new = FakeEmbedder(dim=32, name="model-b")
+    ingestor = Ingestor(store, new, vectors, settings)
+    assert needs_reembed(ingestor)
+    ingestor.ensure_ann()
+    assert vectors.count() == 0  # the other model's vectors are gone at once
+    hits = Searcher(store, new, vectors, settings).search("koala fact", k=2)
+    assert hits  # BM25 still answers during the change
+    assert reembed_all(ingestor) == 4
+    assert not needs_reembed(ingestor)
+    assert vectors.ids() == ann_ids(store)
+    blob = store.conn.execute("SELECT embedding FROM chunks").fetchone()[0]
+    assert len(blob) == 32 * 4
+    dense = Searcher(store, new, vectors, settings).search("koala fact number 2", k=1,
+                                                          method="dense")
+    assert dense[0].path == files[2]
+    assert ingestor.ingest([(files[0], None)])[0].status == "unchanged"

@@ -1,0 +1,133 @@
+"""`familiar search` and `familiar bench retrieval` end to end (in-process through
+``app.cli.main`` to load the model once; one real subprocess for the error contract)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.core.profile.vault import Vault
+from app.runtime import Runtime
+
+PASSPHRASE = "memory cli test"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main([*argv, "--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return code, json.loads(out[0])
+
+
+@pytest.fixture
+def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    monkeypatch.setenv("FAMILIAR_PASSPHRASE", PASSPHRASE)
+    profile, _ = Vault.create(home, passphrase=PASSPHRASE)
+    notes = tmp_path / "notes"
+    (notes / "travel").mkdir(parents=True)
+    files = {
+        "visa": notes / "travel" / "visa.md",
+        "pasta": notes / "pasta.txt",
+        "old": notes / "old.md",
+    }
+    files["visa"].write_text("# Japan trip\n\n## Paperwork\n\nApply for the visa six weeks "
+                             "before the flight to Tokyo.\n", encoding="utf-8")
+    files["pasta"].write_text("Boil the pasta in salted water for nine minutes.\n",
+                              encoding="utf-8")
+    files["old"].write_text("# Archive\n\nAn old note about the visa office hours.\n",
+                            encoding="utf-8")
+    os.utime(files["old"], (1_500_000_000, 1_500_000_000))
+    runtime = Runtime.start(profile)
+    try:
+        outcomes = runtime.lanes.index.run(
+            lambda state: runtime.memory.ingestor.ingest([(p, None) for p in files.values()],
+                                                         state))
+        assert all(o.status == "indexed" for o in outcomes)
+    finally:
+        runtime.close()
+    return files
+
+
+def test_search_json_hits_and_filters(indexed: dict[str, Path],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, payload = run_json(capsys, "search", "when should I apply for the visa", "-k", "2")
+    assert code == 0
+    first = payload["hits"][0]
+    assert first["path"] == str(indexed["visa"])
+    assert first["heading"] == "Japan trip > Paperwork"
+    assert "**visa**" in first["snippet"]
+    assert len(payload["hits"]) == 2
+    code, payload = run_json(capsys, "search", "visa", "--type", "txt")
+    assert [h["path"] for h in payload["hits"]] == [str(indexed["pasta"])] or payload["hits"] == []
+    code, payload = run_json(capsys, "search", "visa", "--since", "2020-01-01")
+    assert str(indexed["old"]) not in {h["path"] for h in payload["hits"]}
+    code, payload = run_json(capsys, "search", "visa", "--folder",
+                             str(indexed["visa"].parent))
+    assert {h["path"] for h in payload["hits"]} == {str(indexed["visa"])}
+
+
+def test_search_text_output(indexed: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "pasta water"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" 1. " + str(indexed["pasta"]))
+
+
+def test_search_bad_input(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, payload = run_json(capsys, "search", "x", "--since", "last tuesday")
+    assert code != 0 and "--since" in payload["error"]
+    code, payload = run_json(capsys, "search", "x", "-k", "0")
+    assert code != 0 and "-k" in payload["error"]
+
+
+def test_search_error_is_one_line_in_a_subprocess(home: Path) -> None:
+    from tests.integration.cli import run
+
+    done = run(home, "search", "  ", "--json", timeout=120)
+    assert done.returncode != 0, done.stderr[-500:]
+    assert json.loads(done.stdout.strip())["error"] == "the query is empty"
+    assert done.stderr.strip().count("\n") == 0
+
+
+def write_beir(folder: Path) -> Path:
+    docs = [
+        ("d1", "Volcanoes", "Magma rises through the crust and erupts as lava."),
+        ("d2", "Glaciers", "Slow rivers of ice carve valleys over millennia."),
+        ("d3", "Coral reefs", "Reefs are built by colonies of tiny animals in warm seas."),
+        ("d4", "Deserts", "Little rain falls; dunes move with the wind."),
+        ("d5", "Rainforests", "Dense canopies shelter most of the world's species."),
+    ]
+    folder.mkdir()
+    with (folder / "corpus.jsonl").open("w") as handle:
+        for doc_id, title, text in docs:
+            handle.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    queries = [("q1", "molten rock erupting"), ("q2", "ice carving valleys"),
+               ("q3", "where do most species live")]
+    with (folder / "queries.jsonl").open("w") as handle:
+        for qid, text in queries:
+            handle.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td5\t1\n")
+    return folder
+
+
+def test_bench_retrieval_on_a_tiny_beir_folder(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    dataset = write_beir(tmp_path / "tiny")
+    code, payload = run_json(capsys, "bench", "retrieval", "--dataset", str(dataset))
+    assert code == 0
+    for key in ("ndcg@10", "recall@100", "p50_ms", "p95_ms"):
+        assert key in payload and key in payload["dense"] and key in payload["bm25"]
+    assert payload["docs"] == 5 and payload["queries"] == 3
+    assert payload["files"] == {"indexed": 5}
+    assert payload["ndcg@10"] > 0.8 and payload["recall@100"] == 1.0
+    assert payload["p95_ms"] >= payload["p50_ms"] > 0
+
+
+def test_bench_retrieval_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, payload = run_json(capsys, "bench", "retrieval", "--dataset", str(tmp_path))
+    assert code != 0 and "BEIR" in payload["error"]
