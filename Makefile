@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	# torch first and pinned to the CPU build, so nothing below pulls the CUDA one.
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,lora]"
 	touch $(STAMP)
 
 run: setup

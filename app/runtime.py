@@ -107,7 +107,8 @@ class Runtime:
 
         return Personalizer(self.profile.store, self.settings.personalization,
                             lambda: self.memory,
-                            lambda: self.engine if self.model_ready else None, self.lanes)
+                            lambda: self.engine if self.model_ready else None, self.lanes,
+                            blobs=lambda: self.profile.blobs)
 
     @property
     def memories(self) -> Any:

@@ -39,6 +39,11 @@ def register_bench(bench_sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the indexed profile here and reuse it on the next run")
+    parser.add_argument("--lora-model", type=Path, default=None,
+                        help="also fine-tune a personal LoRA adapter for this GGUF on the "
+                             "preferred folder's notes (as the user's own text) and print "
+                             "held-out perplexity with and without it (needs the lora extra)")
+    parser.add_argument("--lora-steps", type=int, default=100)
     parser.set_defaults(handler=cmd_bench_personalization)
 
 
@@ -98,6 +103,8 @@ def cmd_bench_personalization(cli: Cli) -> int:
                           trainer, Conversations(profile.store), args.events, args.seed,
                           progress=cli.info)
         simulate_s = time.perf_counter() - started
+        lora = (_bench_lora(cli, profile, corpus / args.prefer, args.lora_model, args.lora_steps)
+                if args.lora_model is not None else None)
     finally:
         memory.close()
         profile.lock()
@@ -106,7 +113,7 @@ def cmd_bench_personalization(cli: Cli) -> int:
     r = result.to_json()
     payload = {"corpus": corpus.name, "prefer": args.prefer, "topics": topics,
                "controls": controls, "files": len(files), "ingest_s": round(ingest_s, 1),
-               "simulate_s": round(simulate_s, 1), **r}
+               "simulate_s": round(simulate_s, 1), **r, "lora": lora}
     text = "\n".join([
         f"{corpus.name}: user prefers '{args.prefer}' for {', '.join(topics)} "
         f"({len(files)} notes, ingest {ingest_s:.0f} s)",
@@ -117,5 +124,52 @@ def cmd_bench_personalization(cli: Cli) -> int:
         f"  control ({r['control_queries']} queries)  ndcg@10 {r['control_before']:.4f} -> "
         f"{r['control_after']:.4f}",
     ])
+    if lora is not None:
+        text += (f"\n  personal adapter ({lora['steps']} steps on {lora['texts']} notes, "
+                 f"{lora['train_s']:.0f} s): held-out perplexity {lora['perplexity_base']:.3f}"
+                 f" -> {lora['perplexity_adapter']:.3f}")
     cli.emit(payload, text)
     return 0
+
+
+def _bench_lora(cli: Cli, profile: Any, folder: Path, model: Path, steps: int) -> dict[str, Any]:
+    """The LoRA path as in idle time, on the user's "own text" (one folder's notes)."""
+    from app.core.assistant.conversations import Conversations
+    from app.core.config import EngineSettings, PersonalizationSettings
+    from app.core.engine.llm import Engine
+    from app.core.personalization import lora_train
+    from app.core.personalization.adapters import LoraTask
+    from app.core.personalization.state import PersonalState
+    from app.core.tasks import TaskState
+
+    reason = lora_train.missing()
+    if reason:
+        raise CliError(reason)
+    if not model.is_file():
+        raise CliError(f"--lora-model {model} is not a file")
+    notes = [p.read_text(encoding="utf-8", errors="replace")[:600]
+             for p in sorted(folder.rglob("*.md"))]
+    chat = Conversations(profile.store)
+    conversation = chat.create(title="bench")
+    for note in notes:
+        chat.add_message(conversation.id, "user", note)
+    settings = PersonalizationSettings(lora_enabled=True, lora_steps=steps, lora_min_texts=2,
+                                       lora_learning_rate=1e-3)
+    engine = Engine(EngineSettings(context_size=512, idle_unload_s=0), model_path=model)
+    task = LoraTask(profile.store, profile.blobs, settings, lambda: engine,
+                    PersonalState(profile.store), lambda fn: fn())
+    started = time.perf_counter()
+    result: dict[str, Any] = {}
+    try:
+        while task.pending():
+            result = task.step(TaskState())
+            cli.info(f"lora: step {result.get('steps')}/{steps}, loss {result.get('loss')}")
+        task.reset()
+    finally:
+        task.close()
+        engine.close()
+    return {"texts": len(notes), "steps": result.get("steps"),
+            "train_s": round(time.perf_counter() - started, 1),
+            "held_out_windows": result.get("held_out_windows"),
+            "perplexity_base": result.get("perplexity_base"),
+            "perplexity_adapter": result.get("perplexity_adapter")}

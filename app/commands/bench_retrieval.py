@@ -32,6 +32,9 @@ def register_bench(bench_sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the temporary profile here and reuse it on the next run")
     parser.add_argument("--fusion", default=None, help="override memory.fusion for this run")
+    parser.add_argument("--pad-to", type=int, default=0, metavar="N",
+                        help="then grow the store to N chunks with synthetic variants of its "
+                             "chunks and time the searches again (latency at scale)")
     parser.set_defaults(handler=cmd_bench_retrieval)
 
 
@@ -100,6 +103,15 @@ def cmd_bench_retrieval(cli: Cli) -> int:
             method: evaluation.evaluate(searcher, data, lambda p: by_key.get(str(p)), method)
             for method in ("dense", "bm25", settings.fusion)
         }
+        padded: dict[str, Any] = {}
+        if args.pad_to > chunks:
+            cli.info(f"padding the store to {args.pad_to} chunks")
+            evaluation.pad_store(memory.store, memory.vectors, memory.embedder.name, args.pad_to)
+            total = memory.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            padded = {"chunks": total, "ann": memory.vectors.count()}
+            for method in (settings.fusion, "dense", "bm25"):
+                timing = evaluation.evaluate(searcher, data, lambda p: by_key.get(str(p)), method)
+                padded[method] = {"p50_ms": timing["p50_ms"], "p95_ms": timing["p95_ms"]}
     finally:
         memory.close()
         profile.lock()
@@ -116,6 +128,8 @@ def cmd_bench_retrieval(cli: Cli) -> int:
         "docs": len(mapping), "chunks": chunks, "files": counts,
         "ingest_s": round(ingest_s, 1), "dense": results["dense"], "bm25": results["bm25"],
     }
+    if padded:
+        payload["padded"] = padded
     lines = [f"{dataset.name} ({args.split}, {fused['queries']} queries, {len(mapping)} docs, "
              f"{chunks} chunks, ingest {ingest_s:.0f} s)"]
     for name in ("dense", "bm25", settings.fusion):
@@ -123,6 +137,10 @@ def cmd_bench_retrieval(cli: Cli) -> int:
         label = "fused (" + name + ")" if name == settings.fusion else name
         lines.append(f"  {label:<16} ndcg@10 {r['ndcg@10']:.4f}  recall@100 "
                      f"{r['recall@100']:.4f}  p50 {r['p50_ms']:.1f} ms  p95 {r['p95_ms']:.1f} ms")
+    if padded:
+        fused_pad = padded[settings.fusion]
+        lines.append(f"  padded to {padded['chunks']} chunks: fused p50 "
+                     f"{fused_pad['p50_ms']:.1f} ms  p95 {fused_pad['p95_ms']:.1f} ms")
     cli.emit(payload, "\n".join(lines))
     return 0
 

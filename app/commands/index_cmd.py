@@ -1,13 +1,13 @@
 """``familiar index [--rebuild]``: reconcile and index every watched folder once.
 
-A progress bar on stderr when it is a terminal, plain progress lines (at most one a second)
-otherwise; the summary counts indexed / unchanged / skipped / failed files, with reasons.
+A progress bar on stderr when it is a terminal, plain progress lines otherwise; the summary counts indexed / unchanged / skipped / failed files, with reasons.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from typing import Any
 
@@ -26,32 +26,57 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 class ProgressPrinter:
-    """Renders the indexer's status on stderr: a redrawn bar on a TTY, lines otherwise."""
+    """Renders the indexer's status on stderr from the lane's progress callbacks and from a
+    heartbeat (so a long embedding batch still shows time passing): a redrawn bar on a TTY,
+    plain lines otherwise (at once when the file count moves, else once a second)."""
 
     def __init__(self, indexer: Any, tty: bool):
         self.indexer = indexer
         self.tty = tty
+        self._lock = threading.Lock()
         self._last_line = 0.0
+        self._last_done = -1
         self._drawn = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="index-progress", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(0.25 if self.tty else 1.0):
+            self.render(heartbeat=True)
 
     def __call__(self, _progress: Progress) -> None:
+        self.render(heartbeat=False)
+
+    def render(self, heartbeat: bool) -> None:
         status = self.indexer.status()
-        if self.tty:
-            frac = status.files_done / status.files_total if status.files_total else 0.0
-            filled = int(frac * BAR_WIDTH)
-            name = status.current.rsplit("/", 1)[-1][:30]
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-                             f"{status.line()}  {name}\x1b[K")
-            sys.stderr.flush()
-            self._drawn = True
-        elif time.monotonic() - self._last_line >= 1.0:
-            self._last_line = time.monotonic()
-            print(f"indexing: {status.line()}", file=sys.stderr, flush=True)
+        with self._lock:
+            if self._stop.is_set():
+                return
+            if self.tty:
+                frac = status.files_done / status.files_total if status.files_total else 0.0
+                filled = int(frac * BAR_WIDTH)
+                name = status.current.rsplit("/", 1)[-1][:30]
+                sys.stderr.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+                                 f"{status.line()}  {name}\x1b[K")
+                sys.stderr.flush()
+                self._drawn = True
+                return
+            now = time.monotonic()
+            moved = status.files_done != self._last_done and now - self._last_line >= 0.2
+            if moved or (heartbeat and now - self._last_line >= 1.0):
+                self._last_line = now
+                self._last_done = status.files_done
+                print(f"indexing: {status.line()}", file=sys.stderr, flush=True)
 
     def finish(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        with self._lock:
+            self._stop.set()
+            if self._drawn:
+                sys.stderr.write("\n")
+                sys.stderr.flush()
 
 
 def cmd_index(cli: Cli) -> int:
@@ -63,6 +88,7 @@ def cmd_index(cli: Cli) -> int:
                  "No folders yet: add one with 'familiar folders add PATH'.")
         return 0
     printer = ProgressPrinter(indexer, tty=sys.stderr.isatty() and not cli.json)
+    printer.start()
     job = runtime.lanes.index.submit("index-once", indexer.index_once, cli.args.rebuild,
                                      on_progress=printer, replace=False)
     try:

@@ -27,6 +27,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--forget-all", action="store_true", help="also forget every memory")
     add_command(memory_sub, common, "run", cmd_run,
                 "do the idle-time learning now (memories from new conversations, reranker)")
+    p = add_command(memory_sub, common, "adapter", cmd_adapter,
+                    "the personal model (experimental LoRA adapter trained on your own text)")
+    p.add_argument("action", choices=("status", "on", "off", "reset"),
+                   help="reset: back to the base model (deletes the adapter)")
 
 
 def cmd_list(cli: Cli) -> int:
@@ -101,4 +105,20 @@ def cmd_run(cli: Cli) -> int:
     if waiting:
         lines.append(f"memories: {waiting}")
     cli.emit({"ran": done, "worker": status}, "\n".join(lines))
+    return 0
+
+
+def cmd_adapter(cli: Cli) -> int:
+    runtime = cli.runtime()
+    settings = runtime.settings.personalization
+    lora = runtime.personalizer.lora
+    action = cli.args.action
+    if action in ("on", "off"):
+        settings.lora_enabled = action == "on"
+        runtime.save_settings()
+    if action in ("off", "reset"):
+        lora.reset()  # off also goes back to the base model
+    status = lora.status()
+    shown = ", ".join(f"{k} {v}" for k, v in status.items() if v is not None)
+    cli.emit({"adapter": status}, f"Personal model: {shown}")
     return 0

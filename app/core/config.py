@@ -84,6 +84,11 @@ class PersonalizationSettings:
     ranker_candidates: int = 30  # fused hits the reranker reorders
     ranker_min_examples: int = 20  # labelled pairs before the reranker is applied
     ranker_l2: float = 1.0  # pull towards the plain fused ranking
+    lora_budget_minutes: float = 20.0  # training time per idle session
+    lora_steps: int = 300  # optimizer steps of one fine-tuning run
+    lora_rank: int = 8
+    lora_learning_rate: float = 2e-4
+    lora_min_texts: int = 20  # the user's own messages needed before training
 
 
 @dataclass

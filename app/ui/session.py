@@ -24,7 +24,31 @@ def open_runtime(state: TaskState, profile: UnlockedProfile, lanes: Lanes,
         for folder in folders:
             runtime.indexer.library.add(folder)
         runtime.save_settings()
+    warm_up(state, runtime)
     return runtime
+
+
+# Native libraries whose import holds the GIL for long stretches (dlopen, module init): a
+# lane importing them while the main window is up would freeze it for a moment.
+HEAVY_MODULES = ("numpy", "torch", "sentence_transformers", "chromadb", "llama_cpp")
+
+
+def warm_up(state: TaskState, runtime: Any) -> None:
+    """Import the heavy libraries and open the vector index now, behind the unlock dialog's
+    "Opening…", instead of at the first question or the first indexed file. Runs on ``io``."""
+    import importlib
+    import logging
+
+    for name in HEAVY_MODULES:
+        if state.cancelled:
+            return
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a missing optional part shows up where it is used
+            logging.getLogger(__name__).warning("warm-up import of %s failed: %s", name,
+                                                type(exc).__name__)
+    runtime.memory.vectors.open()
+    runtime.memory.searcher  # noqa: B018  (built here, not on the first question)
 
 
 def start_indexer(state: TaskState, runtime: Any) -> None:

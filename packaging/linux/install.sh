@@ -45,8 +45,8 @@ sed -e "s|^Exec=familiar|Exec=$APPDIR/familiar|" -e "s|^TryExec=familiar|TryExec
 chmod 644 "$SHARE/applications/familiar.desktop"
 install -m 644 "$FILES/io.github.familiar.Familiar.metainfo.xml" "$SHARE/metainfo/"
 
-command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$SHARE/applications" || true
-command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$SHARE/icons/hicolor" || true
+if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q "$SHARE/applications" || true; fi
+if command -v gtk-update-icon-cache >/dev/null 2>&1; then gtk-update-icon-cache -q -t "$SHARE/icons/hicolor" || true; fi
 
 echo "Installed Familiar in $APPDIR"
 echo "Start it from the applications menu, or run: $BINDIR/familiar"

@@ -32,7 +32,7 @@ rm -f "${XDG_CONFIG_HOME:-$HOME/.config}/autostart/familiar.desktop"
 if [ -L "$PREFIX/bin/familiar" ] && [ "$(readlink "$PREFIX/bin/familiar")" = "$APPDIR/familiar" ]; then
   rm -f "$PREFIX/bin/familiar"
 fi
-command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$SHARE/applications" || true
+if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q "$SHARE/applications" || true; fi
 rm -rf "$APPDIR"
 echo "Removed Familiar from $APPDIR"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -96,18 +97,25 @@ def start_index(home: Path, fake: bool) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
 
-def kill_after(proc: subprocess.Popen[str], marker: str, count: int) -> bool:
-    """SIGKILL ``proc`` once ``count`` stderr lines starting with ``marker`` were read;
-    False when it finished first."""
+def kill_after(proc: subprocess.Popen[str], marker: str, count: int,
+               mid_run: bool = False) -> bool:
+    """SIGKILL ``proc`` once ``count`` stderr lines starting with ``marker`` were read (with
+    ``mid_run``: progress lines showing some but not all files done); False when it
+    finished first."""
     assert proc.stderr is not None
     seen = 0
     for line in proc.stderr:
-        if line.startswith(marker):
-            seen += 1
-            if seen >= count:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return True
+        if not line.startswith(marker):
+            continue
+        if mid_run:
+            match = re.search(r"(\d+)/(\d+) files", line)
+            if not match or not 0 < int(match.group(1)) < int(match.group(2)):
+                continue
+        seen += 1
+        if seen >= count:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
     proc.wait()
     return False
 
@@ -146,13 +154,49 @@ def test_kill_9_with_the_real_pipeline(tmp_path: Path) -> None:
     """Killed while the real model loads or embeds, then resumed with the real model. The
     chunk set does not depend on the embedder, so the clean reference uses the fake one."""
     corpus = tmp_path / "til"
-    copy_til(corpus, 100)
+    copy_til(corpus, 200)
     clean_home = tmp_path / "clean"
     init_with_folder(clean_home, corpus)
     clean = index_to_the_end(clean_home, fake=True)
     home = tmp_path / "killed"
     init_with_folder(home, corpus)
-    killed = kill_after(start_index(home, fake=False), "indexing:", 3)
+    # right after the first embedding batch is committed, while the next one is embedded
+    killed = kill_after(start_index(home, fake=False), "indexing:", 1, mid_run=True)
     state = index_to_the_end(home, fake=False)
     assert_same_index(state, clean)
     assert killed, "the run finished before the kill point: use a larger corpus"
+
+
+def test_a_terminal_gets_a_progress_bar(home: Path, tmp_path: Path) -> None:
+    import pty
+
+    docs = tmp_path / "docs"
+    for i in range(20):
+        write(docs / f"n{i}.md", note(f"bar{i}"))
+    init_with_folder(home, docs)
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.fixtures.indexing", "index"],
+            cwd=Path(__file__).parents[2], env=familiar_env(home, FAMILIAR_PASSPHRASE=PASS),
+            stdout=subprocess.PIPE, stderr=follower, stdin=subprocess.DEVNULL, text=True,
+            timeout=300)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    drawn = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "\r[" in drawn and "20/20 files" in drawn
+    assert proc.stdout.startswith("Indexed 20 files")

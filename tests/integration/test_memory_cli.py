@@ -118,8 +118,11 @@ def write_beir(folder: Path) -> Path:
 def test_bench_retrieval_on_a_tiny_beir_folder(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     dataset = write_beir(tmp_path / "tiny")
-    code, payload = run_json(capsys, "bench", "retrieval", "--dataset", str(dataset))
+    code, payload = run_json(capsys, "bench", "retrieval", "--dataset", str(dataset),
+                             "--pad-to", "40")
     assert code == 0
+    assert payload["padded"]["chunks"] == 40 and payload["padded"]["ann"] == 40
+    assert payload["padded"][payload["fusion"]]["p95_ms"] > 0
     for key in ("ndcg@10", "recall@100", "p50_ms", "p95_ms"):
         assert key in payload and key in payload["dense"] and key in payload["bm25"]
     assert payload["docs"] == 5 and payload["queries"] == 3

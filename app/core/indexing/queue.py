@@ -43,27 +43,25 @@ class JobQueue:
         self.store = store
 
     def push(self, jobs: Iterable[Job]) -> int:
-        """Enqueue jobs in one transaction; returns how many were written."""
-        count = 0
+        """Enqueue jobs in one transaction; returns how many were written. A sync/scan already
+        pending for the same path is replaced by a new row at the end (keeping ``force``)."""
         now = time.time()
+        rows = []
+        for job in jobs:
+            src = path_to_key(job.path)
+            dest = path_to_key(job.dest) if job.dest is not None else None
+            rows.append((job.kind, src, dest, job.folder_id, int(job.force), job.kind, src, now))
+        if not rows:
+            return 0
         with self.store.transaction() as conn:
-            for job in jobs:
-                src = path_to_key(job.path)
-                force = job.force
-                if job.kind != "move":
-                    row = conn.execute(
-                        "DELETE FROM index_jobs WHERE kind = ? AND path = ? RETURNING force",
-                        (job.kind, src),
-                    ).fetchone()
-                    force = force or bool(row and row[0])
-                conn.execute(
-                    "INSERT INTO index_jobs (kind, path, dest, folder_id, force, enqueued_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (job.kind, src, path_to_key(job.dest) if job.dest is not None else None,
-                     job.folder_id, int(force), now),
-                )
-                count += 1
-        return count
+            conn.executemany(
+                "INSERT OR REPLACE INTO index_jobs "
+                "(kind, path, dest, folder_id, force, enqueued_at) VALUES (?, ?, ?, ?, "
+                "? OR coalesce((SELECT force FROM index_jobs WHERE kind = ? AND path = ? "
+                "AND kind != 'move'), 0), ?)",
+                rows,
+            )
+        return len(rows)
 
     def take(self, limit: int) -> list[Job]:
         """The oldest ``limit`` jobs, still in the queue until ``done``."""

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
 from app.core.indexing.library import Folder, Library
 from app.core.indexing.queue import Job
 from app.core.indexing.reconcile import RuleTree
@@ -173,8 +175,6 @@ class Watcher:
 
     def refresh(self) -> None:
         """Watch folders that appeared or came back; forget removed ones. Any thread."""
-        from watchdog.events import FileSystemEventHandler
-
         with self._lock:
             if self._observer is None:
                 return
@@ -191,7 +191,6 @@ class Watcher:
                         pass
                     del self._watches[folder_id]
             handler = _Handler(self)
-            assert isinstance(handler, FileSystemEventHandler)
             for folder in folders:
                 if folder.id in self._watches or not folder.available():
                     continue
@@ -241,20 +240,14 @@ class Watcher:
             observer.join(timeout=5)
 
 
-def _handler_base() -> type:
-    from watchdog.events import FileSystemEventHandler
-
-    return FileSystemEventHandler
-
-
-class _Handler(_handler_base()):  # type: ignore[misc]
+class _Handler(FileSystemEventHandler):
     """watchdog callback (observer thread): classify, filter by rules, hand to the coalescer."""
 
     def __init__(self, watcher: Watcher):
         super().__init__()
         self.w = watcher
 
-    def on_any_event(self, event: Any) -> None:
+    def on_any_event(self, event: FileSystemEvent) -> None:
         kind = event.event_type
         if kind in ("opened", "closed_no_write") or (kind == "modified" and event.is_directory):
             return

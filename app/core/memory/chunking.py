@@ -102,6 +102,15 @@ def _parts(piece: Piece, budget: int) -> list[_Part]:
     return [_Part(u.strip(), estimate_tokens(u), piece.line_start, piece.line_end) for u in small]
 
 
+def _make_chunk(ordinal: int, parts: list[_Part], heading: tuple[str, ...],
+                page: int | None) -> Chunk:
+    text = "\n\n".join(p.text for p in parts)
+    starts = [p.line_start for p in parts if p.line_start is not None]
+    ends = [p.line_end for p in parts if p.line_end is not None]
+    return Chunk(ordinal, text, heading, page, min(starts, default=None),
+                 max(ends, default=None), chunk_key(heading, page, text))
+
+
 def _sections(pieces: Iterable[Piece]) -> list[tuple[tuple[str, ...], int | None, list[Piece]]]:
     sections: list[tuple[tuple[str, ...], int | None, list[Piece]]] = []
     for piece in pieces:
@@ -126,17 +135,9 @@ def chunk_pieces(pieces: Iterable[Piece], max_tokens: int = 200, overlap_tokens:
         parts = [part for p in (body or members) for part in _parts(p, budget)]
         current: list[_Part] = []
         used = 0
-
-        def emit() -> None:
-            text = "\n\n".join(p.text for p in current)
-            starts = [p.line_start for p in current if p.line_start is not None]
-            ends = [p.line_end for p in current if p.line_end is not None]
-            chunks.append(Chunk(len(chunks), text, heading, page, min(starts, default=None),
-                                max(ends, default=None), chunk_key(heading, page, text)))
-
         for part in parts:
             if current and used + part.tokens > budget:
-                emit()
+                chunks.append(_make_chunk(len(chunks), current, heading, page))
                 tail: list[_Part] = []
                 kept = 0
                 for prev in reversed(current):
@@ -150,7 +151,7 @@ def chunk_pieces(pieces: Iterable[Piece], max_tokens: int = 200, overlap_tokens:
             current.append(part)
             used += part.tokens
         if current:
-            emit()
+            chunks.append(_make_chunk(len(chunks), current, heading, page))
         if max_chunks is not None and len(chunks) >= max_chunks:
             return chunks[:max_chunks]
     return chunks

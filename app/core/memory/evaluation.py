@@ -116,3 +116,56 @@ def evaluate(searcher: Searcher, data: Dataset, doc_of: Callable[[Path], str | N
         "p95_ms": round(percentile(times, 0.95), 2),
         "queries": len(ndcg),
     }
+
+
+def pad_store(store: Any, vectors: Any, model: str, target: int, seed: int = 0) -> int:
+    """Grow the chunk store to ``target`` chunks with synthetic variants of its own chunks,
+    for latency at scale: sentence order rotated and one sentence dropped (so FTS sees new
+    rows with the same vocabulary), embedding plus Gaussian noise, renormalised (cosine about
+    0.9 to the original). The variants belong to files that do not exist on disk and to no
+    judged document: they only make the indexes bigger. Returns how many were added."""
+    import re
+    import secrets
+
+    import numpy as np
+
+    from app.core.memory.ingest import from_blob, to_blob
+
+    conn = store.conn
+    base = conn.execute("SELECT heading, text, embedding FROM chunks ORDER BY id").fetchall()
+    have = len(base)
+    if not base or have >= target:
+        return 0
+    rng = np.random.default_rng(seed)
+    split = re.compile(r"(?<=[.!?])\s+")
+    added = 0
+    copy = 0
+    while have + added < target:
+        copy += 1
+        with store.transaction() as tx:
+            ids: list[str] = []
+            rows: list[Any] = []
+            for number, (heading, text, blob) in enumerate(base):
+                if have + added + len(ids) >= target:
+                    break
+                sentences = split.split(str(text))
+                if len(sentences) > 2:
+                    sentences.pop(int(rng.integers(len(sentences))))
+                shift = int(rng.integers(len(sentences)))
+                variant = " ".join(sentences[shift:] + sentences[:shift])
+                vector = from_blob(blob) + rng.normal(0, 0.023, len(blob) // 4).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+                file_id = tx.execute(
+                    "INSERT INTO files(path, ext, size, mtime_ns, content_hash, indexed_at, "
+                    "chunk_count, embedding_model) VALUES (?, '.md', 0, 0, '', 0, 1, ?) "
+                    "RETURNING id", (f"/nonexistent/padding/{copy}/{number}.md", model)
+                ).fetchone()[0]
+                ann_id = secrets.token_hex(12)
+                tx.execute("INSERT INTO chunks(file_id, ordinal, chunk_key, ann_id, heading, "
+                           "text, embedding) VALUES (?, 0, '', ?, ?, ?, ?)",
+                           (file_id, ann_id, heading, variant, to_blob(vector)))
+                ids.append(ann_id)
+                rows.append(vector)
+        vectors.add(ids, np.vstack(rows))
+        added += len(ids)
+    return added

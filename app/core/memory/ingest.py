@@ -156,12 +156,13 @@ class Ingestor:
             outcomes.append(FileOutcome(path, "failed", f"cannot read ({type(exc).__name__})"))
             return None
         conn = self.store.conn
-        row = conn.execute("SELECT id, content_hash, embedding_model, chunk_count FROM files "
-                           "WHERE path = ?", (key,)).fetchone()
+        row = conn.execute("SELECT id, content_hash, embedding_model, chunk_count, size, "
+                           "mtime_ns, folder_id FROM files WHERE path = ?", (key,)).fetchone()
         if row is not None and row[1] == digest and row[2] == self.embedder.name:
-            with self.store.transaction() as tx:
-                tx.execute("UPDATE files SET size = ?, mtime_ns = ?, folder_id = ? WHERE id = ?",
-                           (info.st_size, info.st_mtime_ns, folder_id, row[0]))
+            if tuple(row[4:7]) != (info.st_size, info.st_mtime_ns, folder_id):
+                with self.store.transaction() as tx:
+                    tx.execute("UPDATE files SET size = ?, mtime_ns = ?, folder_id = ? "
+                               "WHERE id = ?", (info.st_size, info.st_mtime_ns, folder_id, row[0]))
             outcomes.append(FileOutcome(path, "unchanged", chunks=int(row[3])))
             return None
         result = extract(path, self.settings.max_text_chars_per_file)

@@ -21,7 +21,7 @@ from app.core.memory import fulltext
 from app.core.memory.embedder import Embedder
 from app.core.memory.fusion import fuse
 from app.core.memory.ingest import from_blob
-from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key, path_to_key
+from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
 from app.core.memory.vectors import VectorIndex
 
 MARK_OPEN, MARK_CLOSE = "**", "**"
@@ -35,7 +35,6 @@ class Filters:
     types: tuple[str, ...] = ()  # extensions, with or without the dot
     since_ns: int | None = None  # files modified at or after this time
     paths: tuple[Path, ...] = ()  # only these files (e.g. a file dropped onto the chat)
-    paths: tuple[Path, ...] = ()  # only these files (a file dropped onto the chat)
 
     def sql(self) -> tuple[str, list[Any]]:
         """A condition on ``f`` (files) and its parameters; "" when there is no filter."""
@@ -51,9 +50,6 @@ class Filters:
         if self.since_ns is not None:
             parts.append("f.mtime_ns >= ?")
             params.append(self.since_ns)
-        if self.paths:
-            parts.append(f"f.path IN ({','.join('?' * len(self.paths))})")
-            params.extend(path_to_key(p) for p in self.paths)
         if self.paths:
             parts.append(f"f.path IN ({','.join('?' * len(self.paths))})")
             params.extend(path_to_key(p) for p in self.paths)

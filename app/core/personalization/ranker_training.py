@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from app.core.personalization.ranker import (
-    MODEL_KEY, Counts, RankerModel, RawFeatures, RerankingSearcher, fit, raw_features, vectorize,
+    MODEL_KEY,
+    Counts,
+    RankerModel,
+    RawFeatures,
+    RerankingSearcher,
+    fit,
+    raw_features,
+    vectorize,
 )
 from app.core.personalization.state import PersonalState
 from app.core.tasks import TaskState

@@ -212,6 +212,8 @@ class IdleScheduler:
                         break
                     self.record(task.name, result)
                     done[task.name] = result
+                    if result.get("session_budget_spent"):
+                        break  # this task is done for this idle session; the next one runs
                 if state.cancelled:
                     break
         finally:

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from app.core.config import PersonalizationSettings
+from app.core.personalization.adapters import LoraTask
 from app.core.personalization.extraction import MemoryExtractor, run_inline
 from app.core.personalization.memories import MemoryBank
 from app.core.personalization.ranker import RerankingSearcher
@@ -25,8 +26,10 @@ from app.core.tasks import Lanes, TaskState
 
 class Personalizer:
     def __init__(self, store: Store, settings: PersonalizationSettings, memory: Callable[[], Any],
-                 engine: Callable[[], Any | None], lanes: Lanes | None = None):
+                 engine: Callable[[], Any | None], lanes: Lanes | None = None,
+                 blobs: Callable[[], Any] | None = None):
         self.store = store
+        self._blobs = blobs
         self.settings = settings
         self._memory = memory
         self._engine = engine
@@ -67,13 +70,25 @@ class Personalizer:
                                lambda: self.settings.memories_enabled, self._run_model)
 
     @cached_property
+    def lora(self) -> LoraTask:
+        """The opt-in personal adapter (``lora_enabled``); needs the profile's blobs."""
+        if self._blobs is None:
+            raise RuntimeError("the personal model needs the profile's blob store")
+        return LoraTask(self.store, self._blobs(), self.settings, self._engine, self.state,
+                        self._run_model)
+
+    @cached_property
     def scheduler(self) -> IdleScheduler:
         tasks: list[IdleTask] = [self.extractor, self.trainer]
+        if self._blobs is not None:
+            tasks.append(self.lora)
         return IdleScheduler(self.settings, tasks,
                              lane=self._lanes.personal if self._lanes else None, sink=self.state)
 
     def start(self) -> None:
-        """Watch for idle time and work then (GUI)."""
+        """Watch for idle time and work then, and put the user's adapter back on (GUI)."""
+        if self._blobs is not None and self._lanes is not None and self.settings.lora_enabled:
+            self._lanes.personal.submit("lora-activate", lambda _state: self.lora.activate())
         self.scheduler.start()
 
     def run_now(self) -> dict[str, Any]:
@@ -98,8 +113,11 @@ class Personalizer:
                          "active": self.searcher.active,
                          "examples": model.examples if model else 0,
                          "trained_at": model.trained_at if model else None},
+            "lora": self.lora.status() if self._blobs is not None else None,
         }
 
     def close(self) -> None:
         if "scheduler" in self.__dict__:
             self.scheduler.close()
+        if "lora" in self.__dict__:
+            self.lora.close()

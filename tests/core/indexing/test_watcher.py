@@ -116,10 +116,12 @@ class Collector:
 
     def __init__(self) -> None:
         self.jobs: list[Job] = []
+        self.batches: list[list[Job]] = []
         self._cond = threading.Condition()
 
     def __call__(self, jobs: list[Job]) -> None:
         with self._cond:
+            self.batches.append(list(jobs))
             self.jobs.extend(jobs)
             self._cond.notify_all()
 
@@ -215,3 +217,35 @@ def test_a_deleted_watched_folder_is_reported(rig: Rig, tmp_path: Path) -> None:
     finally:
         watcher.stop()
     assert "deleted or unmounted" in problems[0]
+
+
+def test_a_real_burst_of_thousands_of_events(rig: Rig, docs: Path) -> None:
+    """A checkout-like burst through the real observer: every file comes out exactly once;
+    with a small bound the burst collapses into one scan of the folder."""
+    rig.indexer.library.add(docs)
+    for bound, expect_scan in ((100_000, False), (500, True)):
+        sink = Collector()
+        watcher = Watcher(rig.indexer.library, sink, debounce_s=1.0, max_pending=bound)
+        watcher.start()
+        try:
+            names = [f"b{bound}" / Path(f"d{i % 20}") / f"f{i}.md" for i in range(1000)]
+            for name in names:
+                write(docs / name, "v1")
+            for name in names[::2]:  # touched twice in the same burst
+                (docs / name).write_text("v2")
+            if expect_scan:
+                jobs = sink.wait_for(lambda js: any(j.kind == "scan" and j.path == docs
+                                                    for j in js))
+                assert len(jobs) <= bound + 1
+            else:
+                want = len(names)
+                jobs = sink.wait_for(lambda js, want=want: len(
+                    {j.path for j in js if j.kind == "sync"}) >= want)
+                syncs = [j.path for j in jobs if j.kind == "sync"]
+                assert set(syncs) == {docs / n for n in names}
+                for batch in sink.batches:  # a burst (no 1 s pause) comes out once per file
+                    assert len(batch) == len({j.path for j in batch})
+                if len(sink.batches) == 1:
+                    assert len(syncs) == len(names)
+        finally:
+            watcher.stop()

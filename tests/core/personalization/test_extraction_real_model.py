@@ -13,7 +13,11 @@ from app.core.assistant.conversations import Conversations
 from app.core.config import EngineSettings
 from app.core.engine.llm import Engine
 from app.core.personalization.extraction import (
-    JUDGE_SCHEMA, MemoryExtractor, candidates_schema, extraction_messages, judge_messages,
+    JUDGE_SCHEMA,
+    MemoryExtractor,
+    candidates_schema,
+    extraction_messages,
+    judge_messages,
 )
 from app.core.personalization.memories import Candidate, MemoryBank, StoredMemory
 from app.core.personalization.state import PersonalState

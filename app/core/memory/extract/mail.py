@@ -10,6 +10,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
 from app.core.memory.extract.base import Extraction, Piece, PieceBuffer
 from app.core.memory.extract.html import html_pieces
@@ -21,7 +22,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_MESSAGES = 50_000
 
 
-def _text_of(part: EmailMessage) -> str:
+def _text_of(part: Any) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):
@@ -38,7 +39,7 @@ def add_message(buffer: PieceBuffer, message: EmailMessage, page: int | None = N
     buffer.add(Piece("\n".join(header_lines), page=page, heading=heading))
     body = message.get_body(preferencelist=("plain", "html"))
     if body is not None:
-        text = _text_of(body)  # type: ignore[arg-type]
+        text = _text_of(body)
         if body.get_content_subtype() == "html":
             html_pieces(text, buffer, heading)
         else:
@@ -49,7 +50,7 @@ def add_message(buffer: PieceBuffer, message: EmailMessage, page: int | None = N
         if attachment.get_content_maintype() != "text":
             continue
         name = attachment.get_filename() or "attachment"
-        text = _text_of(attachment)  # type: ignore[arg-type]
+        text = _text_of(attachment)
         buffer.extend(paragraphs(text.splitlines(), heading=(*heading, name), page=page))
 
 
@@ -58,7 +59,7 @@ def extract_eml(path: Path, max_chars: int) -> Extraction:
         data = handle.read(min(MAX_MESSAGE_BYTES, max(4 * max_chars, 4096)))
     message = BytesParser(policy=policy.default).parsebytes(data)
     buffer = PieceBuffer(max_chars)
-    add_message(buffer, message)  # type: ignore[arg-type]
+    add_message(buffer, message)
     return buffer.result("no text in this message")
 
 
@@ -72,7 +73,7 @@ def extract_mbox(path: Path, max_chars: int) -> Extraction:
                 break
             raw = box.get_bytes(key)[:MAX_MESSAGE_BYTES]
             message = BytesParser(policy=policy.default).parsebytes(raw)
-            add_message(buffer, message, page=number)  # type: ignore[arg-type]
+            add_message(buffer, message, page=number)
     finally:
         box.close()
     return buffer.result("no messages in this mailbox")

@@ -90,7 +90,7 @@ def _shape_texts(shape: Any) -> list[str]:
 
 
 def extract_odt(path: Path, max_chars: int) -> Extraction:
-    from odf import teletype, text
+    from odf import teletype
     from odf.opendocument import load
 
     document = load(str(path))
