@@ -36,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_list(cli: Cli) -> int:
     runtime = cli.runtime()
     personalizer = runtime.personalizer
-    memories = [m.to_json() for m in personalizer.bank.list()]
+    memories = [m.to_json() for m in personalizer.bank.entries()]
     status = personalizer.status()
     lines = [f"{m['id']:>5}  [{m['kind']}] {m['text']}" for m in memories]
     if not lines:

@@ -34,12 +34,13 @@ LOGIN_ARGS: tuple[str, ...] = ()
 def launch_command(extra: Sequence[str] = LOGIN_ARGS) -> list[str]:
     """The command line that starts this installation's GUI.
 
-    The bundle's own executable when frozen (PyInstaller), else the ``familiar`` script next to
-    this interpreter (a venv), else the one on PATH, else ``python -m app``.
+    The bundle's own executable when frozen (PyInstaller; ``familiar-gui`` where the bundle
+    has one), else the ``familiar`` script next to this interpreter (a venv), else the one on
+    PATH, else ``python -m app``.
     """
     if getattr(sys, "frozen", False):
-        exe = Path(sys.executable)
-        gui = exe.with_name("familiar-gui.exe") if os.name == "nt" else exe
+        exe = Path(sys.executable)  # the windowed twin (Windows, macOS) opens no console
+        gui = exe.with_name("familiar-gui.exe" if os.name == "nt" else "familiar-gui")
         return [str(gui if gui.exists() else exe), *extra]
     script = Path(sys.executable).with_name("familiar.exe" if os.name == "nt" else "familiar")
     if script.exists():

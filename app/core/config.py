@@ -80,7 +80,7 @@ class PersonalizationSettings:
     min_confidence: float = 0.5  # extracted candidates below this are not kept
     duplicate_similarity: float = 0.88  # cosine: the same memory said again (no model call)
     related_similarity: float = 0.55  # cosine: the model decides duplicate / replaces / new
-    recall_min_similarity: float = 0.3
+    recall_min_similarity: float = 0.2  # MiniLM: "where do I live?" vs "lives in Berlin" 0.27
     ranker_candidates: int = 30  # fused hits the reranker reorders
     ranker_min_examples: int = 20  # labelled pairs before the reranker is applied
     ranker_l2: float = 1.0  # pull towards the plain fused ranking

@@ -26,10 +26,12 @@ from app.ui.idle_lock import IdleLock
 from app.ui.instance_server import InstanceServer
 from app.ui.library_page import LibraryPage
 from app.ui.main_window import MainWindow
+from app.ui.memory_page import MemoryPage
+from app.ui.models_page import ModelsPage
 from app.ui.onboarding import OnboardingWizard
 from app.ui.opener import Opener
 from app.ui.quick_ask import QuickAsk
-from app.ui.session import close_runtime, open_runtime, start_indexer
+from app.ui.session import close_runtime, open_runtime, start_background
 from app.ui.settings_page import SettingsPage
 from app.ui.tasks import UiTasks
 from app.ui.theme import ThemeController
@@ -141,9 +143,8 @@ class FamiliarApp(QObject):
         settings.lock_now.connect(self.lock)
         settings.saved.connect(self._settings_saved)
         pages: list[tuple[str, QWidget]] = [("Library", self.library)]
-        models = _models_page(runtime, self.tasks)
-        if models is not None:
-            pages.append(("Models", models))
+        pages.append(("Models", ModelsPage(runtime, self.tasks)))
+        pages.append(("Memory", MemoryPage(runtime, self.tasks)))
         pages.append(("Settings", settings))
         self.window = MainWindow(chat, pages)
         self.window.setWindowIcon(app_icon())
@@ -157,7 +158,7 @@ class FamiliarApp(QObject):
         self.tray.set_state("idle")
         self.idle_lock.set_minutes(runtime.settings.privacy.lock_after_idle_min)
         if self.watch:
-            self.tasks.run("io", "start-indexer", start_indexer, runtime)
+            self.tasks.run("io", "start-background", start_background, runtime)
         self._status_timer.start()
         if self.want_quick_ask:
             self.want_quick_ask = False
@@ -263,12 +264,6 @@ class FamiliarApp(QObject):
             return
         self.tasks.run(self.session_lane, "close", close_runtime, runtime,
                        on_done=lambda _r: self.exit_app(), on_error=lambda _e: self.exit_app())
-
-
-def _models_page(runtime: Any, tasks: UiTasks) -> QWidget | None:
-    from app.ui.models_page import ModelsPage
-
-    return ModelsPage(runtime, tasks)
 
 
 def run_gui(argv: list[str], quick_ask: bool = False) -> int:

@@ -1,58 +1,46 @@
-"""The app and tray icons, drawn at run time so the state is visible in the icon itself:
-idle (plain), indexing (a progress arc), locked (greyed, with a padlock). Main thread only."""
+"""The app and tray icons from ``assets/icons``; the tray's indexing icon gets a progress arc
+drawn over it so the state is readable in the icon itself (idle / indexing n% / locked).
+Main thread only (QPixmap)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
+from pathlib import Path
 
-ACCENT = QColor("#3d6fd6")
-LOCKED = QColor("#80868b")
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+
+ICONS = Path(__file__).resolve().parents[2] / "assets" / "icons"
+TRAY_SIZES = (16, 22, 24, 32, 48, 64)
+APP_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
+PROGRESS = QColor("#34a853")
 
 
 def state_pixmap(state: str, fraction: float | None = None, size: int = 64) -> QPixmap:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pixmap)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    colour = LOCKED if state == "locked" else ACCENT
-    margin = size * 0.06
-    box = QRectF(margin, margin, size - 2 * margin, size - 2 * margin)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(colour)
-    p.drawRoundedRect(box, size * 0.22, size * 0.22)
-    p.setPen(QColor("white"))
-    font = QFont()
-    font.setBold(True)
-    font.setPixelSize(int(size * 0.56))
-    p.setFont(font)
-    p.drawText(box, Qt.AlignmentFlag.AlignCenter, "F")
-    if state == "indexing":
-        pen = QPen(QColor("#34a853"), size * 0.1)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        p.setPen(pen)
-        ring = box.adjusted(size * 0.05, size * 0.05, -size * 0.05, -size * 0.05)
-        span = int(360 * 16 * (fraction if fraction is not None else 0.25))
-        p.drawArc(ring, 90 * 16, -max(span, 16 * 12))
-    elif state == "locked":
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor("#202124"))
-        body = QRectF(size * 0.58, size * 0.62, size * 0.34, size * 0.3)
-        p.drawRoundedRect(body, size * 0.04, size * 0.04)
-        pen = QPen(QColor("#202124"), size * 0.06)
-        p.setPen(pen)
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawArc(QRectF(size * 0.63, size * 0.46, size * 0.24, size * 0.3), 0, 180 * 16)
-    p.end()
+    """The tray picture for ``idle``, ``indexing`` (with a progress arc) or ``locked``."""
+    pixmap = QPixmap(str(ICONS / f"tray-{state}-{size}.png"))
+    if state != "indexing" or fraction is None or pixmap.isNull():
+        return pixmap
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(PROGRESS, max(1.5, size * 0.09))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(pen)
+    inset = size * 0.08
+    ring = QRectF(inset, inset, size - 2 * inset, size - 2 * inset)
+    painter.drawArc(ring, 90 * 16, -int(360 * 16 * max(0.03, min(1.0, fraction))))
+    painter.end()
     return pixmap
 
 
 def state_icon(state: str, fraction: float | None = None) -> QIcon:
     icon = QIcon()
-    for size in (16, 22, 32, 64):
+    for size in TRAY_SIZES:
         icon.addPixmap(state_pixmap(state, fraction, size))
     return icon
 
 
 def app_icon() -> QIcon:
-    return state_icon("idle")
+    icon = QIcon()
+    for size in APP_SIZES:
+        icon.addFile(str(ICONS / f"familiar-{size}.png"))
+    return icon

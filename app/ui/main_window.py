@@ -34,6 +34,9 @@ class MainWindow(QMainWindow):
         self.chat = chat
         self.nav = QListWidget()
         self.nav.setFixedWidth(130)
+        self.nav.setObjectName("nav")
+        self.nav.setStyleSheet("#nav { border: none; background: palette(base); }"
+                               " #nav::item { padding: 9px 12px; }")
         self.nav.setIconSize(QSize(20, 20))
         self.stack = QStackedWidget()
         self.pages: dict[str, QWidget] = {}

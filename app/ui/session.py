@@ -51,9 +51,11 @@ def warm_up(state: TaskState, runtime: Any) -> None:
     runtime.memory.searcher  # noqa: B018  (built here, not on the first question)
 
 
-def start_indexer(state: TaskState, runtime: Any) -> None:
-    """Reconcile, then watch the folders (the indexer's own threads and the index lane)."""
+def start_background(state: TaskState, runtime: Any) -> None:
+    """Reconcile and watch the folders (the indexer's threads and the index lane), and let
+    the personalization worker wait for idle time (the personal lane)."""
     runtime.indexer.start()
+    runtime.personalizer.start()
 
 
 def close_runtime(state: TaskState, runtime: Any) -> None:

@@ -20,8 +20,11 @@ APPDIR="$PREFIX/lib/familiar"
 SHARE="$PREFIX/share"
 [ -x "$APPDIR/familiar" ] || { echo "Familiar is not installed in $APPDIR" >&2; exit 1; }
 
-# Ask a running instance to lock (drop its keys) before its files go away; no-op when none runs.
-"$APPDIR/familiar" lock >/dev/null 2>&1 || true
+DATA="${XDG_DATA_HOME:-$HOME/.local/share}/Familiar"
+STATE="${XDG_STATE_HOME:-$HOME/.local/state}/Familiar"
+# A running instance is asked to lock (drop its keys) before its files go away; no-op when none
+# runs. Only when a profile exists: without one there is nothing to lock.
+if [ -d "$DATA" ]; then "$APPDIR/familiar" lock >/dev/null 2>&1 || true; fi
 
 rm -f "$SHARE/applications/familiar.desktop" "$SHARE/metainfo/io.github.familiar.Familiar.metainfo.xml"
 for dir in "$SHARE"/icons/hicolor/*/apps; do
@@ -33,16 +36,17 @@ if [ -L "$PREFIX/bin/familiar" ] && [ "$(readlink "$PREFIX/bin/familiar")" = "$A
   rm -f "$PREFIX/bin/familiar"
 fi
 if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q "$SHARE/applications" || true; fi
+if command -v gtk-update-icon-cache >/dev/null 2>&1 && [ -f "$SHARE/icons/hicolor/icon-theme.cache" ]; then
+  gtk-update-icon-cache -q -t "$SHARE/icons/hicolor" || true
+fi
 rm -rf "$APPDIR"
 echo "Removed Familiar from $APPDIR"
 
-DATA="${XDG_DATA_HOME:-$HOME/.local/share}/Familiar"
-STATE="${XDG_STATE_HOME:-$HOME/.local/state}/Familiar"
 if [ "$DELETE_DATA" = true ]; then
   rm -rf "$DATA" "$STATE"
   echo "Deleted $DATA and $STATE"
   echo "A key kept in the system keychain (service \"Familiar\") is removed with:"
   echo "  secret-tool clear service Familiar"
-else
+elif [ -d "$DATA" ]; then
   echo "Your data is still in $DATA (delete it with --delete-data)"
 fi

@@ -22,6 +22,7 @@ import pytest
 from app import __version__
 from app.core import icons
 from app.core.instance import request_running_instance
+from tests.fixtures import documents
 from tests.fixtures.canary import scan, text_patterns
 
 pytestmark = [
@@ -127,6 +128,31 @@ def test_index_and_search_offline(exe: Path, env: dict[str, str], tmp_path: Path
     assert Path(hits[0]["path"]).name == "otters.md"
     # The bundle's store is encrypted too: the marker never reaches the profile folder.
     assert scan(Path(env["FAMILIAR_HOME"]), text_patterns(MARKER)) == []
+
+
+def test_every_document_format_is_extracted(exe: Path, env: dict[str, str],
+                                            tmp_path: Path) -> None:
+    """The extractors import their libraries inside functions: a library the bundle lacks
+    shows up here as a failed file, not at start."""
+    docs = tmp_path / "formats"
+    docs.mkdir()
+    written = [
+        documents.write_pdf(docs / "a.pdf", ["The lighthouse keeper logs the storm."]),
+        documents.write_docx(docs / "b.docx"),
+        documents.write_pptx(docs / "c.pptx"),
+        documents.write_xlsx(docs / "d.xlsx"),
+        documents.write_odt(docs / "e.odt"),
+        documents.write_epub(docs / "f.epub"),
+        documents.write_eml(docs / "g.eml"),
+    ]
+    (docs / "h.html").write_text("<html><body><h1>Kites</h1><p>Box kites fly steadily.</p>"
+                                 "</body></html>", encoding="utf-8")
+    (docs / "i.rst").write_text("Title\n=====\n\nReStructuredText body.\n", encoding="utf-8")
+    run_json(exe, env, tmp_path, "init")
+    run_json(exe, env, tmp_path, "folders", "add", str(docs))
+    summary = run_json(exe, env, tmp_path, "index")
+    assert summary["failed"] == 0, summary["issues"]
+    assert summary["indexed"] == len(written) + 2, summary
 
 
 def test_gui_starts_offscreen_and_quits_cleanly(exe: Path, env: dict[str, str],

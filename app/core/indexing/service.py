@@ -24,6 +24,7 @@ from app.core.indexing.processing import BatchProcessor, IngestorLike
 from app.core.indexing.progress import IndexReport, IndexStatus, ProgressMeter
 from app.core.indexing.queue import Job, JobQueue
 from app.core.indexing.reconcile import Hasher, orphans, reconcile_folder
+from app.core.indexing.watcher import Watcher
 from app.core.profile.store import Store
 from app.core.tasks import Job as LaneJob
 from app.core.tasks import Lanes, TaskState
@@ -66,10 +67,11 @@ class Indexer:
         self._lock = threading.Lock()
         self._user_requests = 0
         self._drain_job: LaneJob[IndexReport] | None = None
-        self._watcher: object | None = None
+        self._watcher: Watcher | None = None
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
-        self.watch_problems: list[str] = []
+        self._problems: list[str] = []
+        self._reconcile_job: LaneJob[tuple[list[Folder], int]] | None = None
         # Called on the index lane after every background drain (the GUI bridge subscribes).
         self.drained_listeners: list[Callable[[IndexReport], None]] = []
 
@@ -226,6 +228,8 @@ class Indexer:
         job = self.lanes.index.submit(
             "index-reconcile", lambda state: self.reconcile(state, folders=folders))
         job.future.add_done_callback(lambda _f: self.kick())
+        if folders is None:
+            self._reconcile_job = job
         return job
 
     def enqueue(self, jobs: list[Job]) -> None:
@@ -237,43 +241,53 @@ class Indexer:
     def start(self, watch: bool = True) -> None:
         """Reconcile now, then keep the index current: watch folders (when ``watch``) and
         reconcile every ``reconcile_interval_s`` (more often while watching fails)."""
-        from app.core.indexing.watcher import Watcher
-
         self._stop.clear()
         self.lanes.index.submit("index-check", lambda state: self._ingestor().ensure_ann(),
                                 replace=False)
         self.submit_reconcile()
         if watch:
             watcher = Watcher(self.library, self.enqueue, self.settings.debounce_s,
-                              on_problem=self._watch_problem)
+                              on_problem=self._watch_problem,
+                              max_pending=self.settings.max_pending_events)
             watcher.start()
             self._watcher = watcher
         self._ticker = threading.Thread(target=self._tick, name="index-ticker", daemon=True)
         self._ticker.start()
 
+    @property
+    def watch_problems(self) -> list[str]:
+        """Why some folders are not watched right now (they are reconciled periodically)."""
+        watcher = self._watcher
+        return list(watcher.problems) if watcher is not None else list(self._problems)
+
     def _watch_problem(self, message: str) -> None:
-        with self._lock:
-            self.watch_problems.append(message)
         log.warning("folder watching problem: %s; falling back to periodic reconcile",
                     message.split(":")[0])
 
     def _tick(self) -> None:
         while True:
             interval = self.settings.reconcile_interval_s
-            if self.watch_problems or self._watcher is None:
+            if self._watcher is None or self._watcher.problems:
                 interval = min(interval, self.settings.fallback_reconcile_s)
             if self._stop.wait(interval):
                 return
-            self.submit_reconcile()
+            previous = self._reconcile_job
+            if previous is not None and not previous.done():
+                continue  # still under way (a slow disk): never cancel it for a new one
+            try:
+                self.submit_reconcile()
+            except RuntimeError:  # the lanes were shut down under us
+                return
             watcher = self._watcher
             if watcher is not None:
-                watcher.refresh()  # type: ignore[attr-defined]
+                watcher.refresh()
 
     def stop(self) -> None:
         self._stop.set()
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
-            watcher.stop()  # type: ignore[attr-defined]
+            self._problems = list(watcher.problems)
+            watcher.stop()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
 

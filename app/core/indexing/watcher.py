@@ -159,6 +159,7 @@ class Watcher:
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.problems: list[str] = []  # current failures, recomputed at every refresh
 
     def _folder_of(self, path: Path) -> Folder | None:
         return next((f for f in self._folders if f.contains(path)), None)
@@ -191,14 +192,21 @@ class Watcher:
                         pass
                     del self._watches[folder_id]
             handler = _Handler(self)
+            problems = []
             for folder in folders:
-                if folder.id in self._watches or not folder.available():
+                if folder.id in self._watches:
+                    continue
+                if not folder.available():
+                    problems.append("a folder is unavailable (not mounted or gone)")
                     continue
                 try:
                     self._watches[folder.id] = self._observer.schedule(
                         handler, os.fspath(folder.path), recursive=True)
                 except OSError as exc:
-                    self.on_problem(f"cannot watch a folder: {exc.strerror or exc}")
+                    problems.append(f"cannot watch a folder: {exc.strerror or exc}")
+                    if problems[-1] not in self.problems:  # report news, not every retry
+                        self.on_problem(problems[-1])
+            self.problems = problems
 
     def _emitter_alive(self, watch: Any) -> bool:
         emitter = getattr(self._observer, "_emitter_for_watch", {}).get(watch)
@@ -266,7 +274,8 @@ class _Handler(FileSystemEventHandler):
             return
         if kind == "deleted" and event.is_directory and any(
                 f.path == src for f in self.w._folders):
-            self.w.on_problem("a watched folder was deleted or unmounted")
+            self.w.problems = [*self.w.problems, "a watched folder was deleted or unmounted"]
+            self.w.on_problem(self.w.problems[-1])
             c.changed(src, is_dir=True)  # its scan marks it unavailable; the index is kept
             return
         if src.name == ".gitignore":

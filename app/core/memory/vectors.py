@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -127,18 +128,21 @@ class VectorIndex(_Collection):
         self._rotations: dict[int, Matrix] = {}
         self._client = None
         self._collection = None
+        self._open_lock = threading.Lock()
         self.created = False  # True when open() found no index (a rebuild is due)
 
     def open(self) -> VectorIndex:
-        if self._collection is None:
-            import chromadb
+        with self._open_lock:  # a search thread and the index lane may both get here first
+            if self._collection is None:
+                import chromadb
 
-            self.created = not self.folder.exists()
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._client = chromadb.PersistentClient(
-                path=str(self.folder), settings=chroma_settings(True, self.folder)
-            )
-            self._collection = self._client.get_or_create_collection(COLLECTION, metadata=_HNSW)
+                self.created = not self.folder.exists()
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._client = chromadb.PersistentClient(
+                    path=str(self.folder), settings=chroma_settings(True, self.folder)
+                )
+                self._collection = self._client.get_or_create_collection(COLLECTION,
+                                                                         metadata=_HNSW)
         return self
 
     def _transform(self, vectors: Vectors) -> Vectors:

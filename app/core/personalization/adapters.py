@@ -107,7 +107,7 @@ def perplexity(base: Path, adapter: Path | None, windows: Sequence[Sequence[int]
     try:
         total, count = 0.0, 0
         for window in windows:
-            llm.reset()
+            llm.reset()  # type: ignore[no-untyped-call]
             llm.eval(list(window))
             logits = np.asarray(llm.scores[: len(window) - 1], dtype=np.float64)
             top = logits.max(axis=1, keepdims=True)
@@ -181,7 +181,7 @@ class LoraTask:
         train = lora_train.windows(tokens[:-held], SEQ_LEN, bos)
         self._held_out = lora_train.windows(tokens[-held:], SEQ_LEN, bos)
         run = lora_train.LoraRun(base, train, rank=self.settings.lora_rank,
-                                 alpha=2.0 * self.settings.lora_rank,
+                                 alpha=2 * self.settings.lora_rank,
                                  lr=self.settings.lora_learning_rate)
         saved = self.state_store.get(STATE_KEY, {}) or {}
         if self.blobs.exists(CHECKPOINT_BLOB) and saved.get("base") == str(base):

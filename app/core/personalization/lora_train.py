@@ -49,20 +49,20 @@ class LoraRun:
     """One fine-tuning run: a base model with a fresh LoRA adapter and its optimizer."""
 
     def __init__(self, base: Path, train: Sequence[Sequence[int]], *, rank: int = 8,
-                 alpha: float = 16.0, lr: float = 2e-3, seed: int = 0):
+                 alpha: int = 16, lr: float = 2e-3, seed: int = 0):
         import torch
         from peft import LoraConfig, get_peft_model
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         torch.set_num_threads(1)  # idle work: leave the cores to everything else
         torch.manual_seed(seed)
         self.rank = rank
         self.alpha = alpha
         base_model = AutoModelForCausalLM.from_pretrained(
             str(base.parent), gguf_file=base.name, dtype=torch.float32)
-        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none",
+        config = LoraConfig(r=rank, lora_alpha=int(alpha), lora_dropout=0.0, bias="none",
                             target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM")
         self.model = get_peft_model(base_model, config)
         self.model.train()

@@ -82,7 +82,14 @@ def usefulness(m: StoredMemory, now: float) -> float:
         return math.inf
     age_days = max(0.0, now - m.updated) / 86400
     decay = 0.5 ** (age_days / AGE_HALF_LIFE_DAYS)
-    return m.confidence * (1.0 + math.log1p(m.mentions - 1) + math.log1p(m.recalls)) * decay
+    return float(m.confidence * (1.0 + math.log1p(m.mentions - 1) + math.log1p(m.recalls))
+                 * decay)
+
+
+def _memory(row: Any, sources: tuple[int, ...]) -> StoredMemory:
+    mid, text, kind, confidence, mentions, recalls, edited, created, updated = row
+    return StoredMemory(int(mid), str(text), str(kind), float(confidence), int(mentions),
+                        int(recalls), bool(edited), float(created), float(updated), sources)
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -108,13 +115,12 @@ class MemoryBank:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def list(self) -> list[StoredMemory]:
+    def entries(self) -> list[StoredMemory]:
         rows = self.store.conn.execute(
             "SELECT id, text, kind, confidence, mentions, recalls, edited, created, updated "
             "FROM memories ORDER BY updated DESC, id DESC").fetchall()
         sources = self._sources([int(r[0]) for r in rows])
-        return [StoredMemory(*r[:6], bool(r[6]), r[7], r[8], sources.get(int(r[0]), ()))
-                for r in rows]
+        return [_memory(r, sources.get(int(r[0]), ())) for r in rows]
 
     def get(self, memory_id: int) -> StoredMemory:
         row = self.store.conn.execute(
@@ -122,8 +128,7 @@ class MemoryBank:
             "FROM memories WHERE id = ?", (memory_id,)).fetchone()
         if row is None:
             raise MemoryNotFound(f"no memory {memory_id}")
-        return StoredMemory(*row[:6], bool(row[6]), row[7], row[8],
-                            self._sources([memory_id]).get(memory_id, ()))
+        return _memory(row, self._sources([memory_id]).get(memory_id, ()))
 
     def count(self) -> int:
         return int(self.store.conn.execute("SELECT count(*) FROM memories").fetchone()[0])
@@ -217,7 +222,7 @@ class MemoryBank:
             self.vectors.delete([str(memory_id)])
 
     def forget_all(self) -> int:
-        ids = [m.id for m in self.list()]
+        ids = [m.id for m in self.entries()]
         for memory_id in ids:
             self.forget(memory_id)
         return len(ids)
@@ -295,7 +300,7 @@ class MemoryBank:
 
     def _apply_cap(self) -> int:
         cap = self.settings.max_memories
-        memories = self.list()
+        memories = self.entries()
         if cap <= 0 or len(memories) <= cap:
             return 0
         now = self._clock()

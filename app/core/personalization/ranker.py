@@ -154,7 +154,7 @@ class RankerModel:
         if not raw:
             return np.zeros(0)
         x = np.vstack([vectorize(f, self.counts, now_ns) for f in raw])
-        return x @ np.asarray(self.weights) + self.bias
+        return np.asarray(x @ np.asarray(self.weights) + self.bias, dtype=np.float64)
 
 
 def raw_features(store: Any, hits: Sequence[Any]) -> list[RawFeatures]:
@@ -188,6 +188,7 @@ class RerankingSearcher:
         self.settings = settings
         self.model = model
         self._clock = clock
+        self.on_search: Callable[[], None] | None = None  # a question is user activity
 
     def set_model(self, model: RankerModel | None) -> None:
         self.model = model
@@ -203,6 +204,8 @@ class RerankingSearcher:
 
     def search(self, query: str, k: int = 10, filters: Any = None, per_file: int | None = None,
                method: str | None = None, snippets: bool = True) -> list[Any]:
+        if self.on_search is not None:
+            self.on_search()
         if not self.active or method in ("dense", "bm25") or k <= 0:
             return list(self.inner.search(query, k=k, filters=filters, per_file=per_file,
                                           method=method, snippets=snippets))

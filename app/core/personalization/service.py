@@ -86,7 +86,11 @@ class Personalizer:
                              lane=self._lanes.personal if self._lanes else None, sink=self.state)
 
     def start(self) -> None:
-        """Watch for idle time and work then, and put the user's adapter back on (GUI)."""
+        """Watch for idle time and work then, and put the user's adapter back on (GUI).
+        Every search through ``searcher`` (each question) counts as activity and pauses the
+        worker before the answer needs the model; the GUI adds input and window signals
+        (``scheduler.note_activity``, ``scheduler.set_window_hidden``)."""
+        self.searcher.on_search = self.scheduler.note_activity
         if self._blobs is not None and self._lanes is not None and self.settings.lora_enabled:
             self._lanes.personal.submit("lora-activate", lambda _state: self.lora.activate())
         self.scheduler.start()

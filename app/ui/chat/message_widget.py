@@ -51,16 +51,14 @@ class MessageWidget(QFrame):
         layout.addLayout(head)
         layout.addWidget(self.body)
 
-        self.thumbs_up = QPushButton("👍")
-        self.thumbs_down = QPushButton("👎")
+        self.thumbs_up = QPushButton("Helpful")
+        self.thumbs_down = QPushButton("Not helpful")
         self.sources_button = QPushButton("Sources")
         self.regenerate_button = QPushButton("Regenerate")
         self.edit_button = QPushButton("Edit")
         row = QHBoxLayout()
         for button in (self.thumbs_up, self.thumbs_down):
             button.setCheckable(True)
-            button.setFlat(True)
-            button.setFixedWidth(36)
             row.addWidget(button)
         row.addWidget(self.sources_button)
         row.addStretch(1)

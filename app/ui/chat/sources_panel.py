@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,10 @@ class SourceCard(QFrame):
         where = f" · {citation.location}" if citation.location and citation.kind == "file" else ""
         self.title = QLabel(f"<b>[{citation.n}] {_escape(name)}</b>{_escape(where)}")
         self.title.setWordWrap(True)
-        self.snippet = QLabel(_escape(citation.snippet))
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.snippet = QLabel(_highlight(citation.snippet))
         self.snippet.setWordWrap(True)
+        self.snippet.setTextFormat(Qt.TextFormat.RichText)
         self.snippet.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
@@ -44,6 +47,7 @@ class SourceCard(QFrame):
         self.open_button = QPushButton("Open")
         self.folder_button = QPushButton("Show in folder")
         self.irrelevant_button = QPushButton("Not relevant")
+        self.irrelevant_button.setToolTip("This passage did not help: Familiar learns from it")
         self.irrelevant_button.setCheckable(True)
         for button in (self.open_button, self.folder_button):
             button.setVisible(citation.kind == "file" and bool(citation.path))
@@ -72,6 +76,11 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _highlight(snippet: str) -> str:
+    """Search snippets mark matched words with ``**``: show them bold, escape the rest."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", _escape(snippet))
+
+
 class SourcesPanel(QWidget):
     """Shows citations; ``source_opened`` / ``source_rejected`` carry (message_id, citation)."""
 
@@ -93,7 +102,9 @@ class SourcesPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self._inner)
+        self.setMinimumWidth(280)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.heading)

@@ -117,7 +117,7 @@ def test_watch_failures_are_reported_and_fall_back_to_reconcile(
         raise OSError(errno.ENOSPC, "inotify watch limit reached")
 
     monkeypatch.setattr(BaseObserver, "schedule", refuse)
-    rig = make_rig(tmp_path / "p", IndexingSettings(fallback_reconcile_s=0.05))
+    rig = make_rig(tmp_path / "p", IndexingSettings(fallback_reconcile_s=0.2))
     try:
         rig.indexer.library.add(docs)
         done, _ = drained_event(rig, until=lambda r: r.indexed > 0)

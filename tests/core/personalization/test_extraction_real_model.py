@@ -62,4 +62,4 @@ def test_an_extraction_step_with_the_real_engine(bank: MemoryBank, unlocked: Any
     result = ex.step(TaskState())
     assert result["messages"] == 1 and result["backlog"] == 0
     # Random weights: whatever it proposed was checked against the batch's message ids.
-    assert all(set(m.sources) <= {1} for m in bank.list())
+    assert all(set(m.sources) <= {1} for m in bank.entries())

@@ -56,9 +56,9 @@ def test_extracts_from_new_user_messages_once(bank: MemoryBank, chat: Conversati
     ex = extractor(bank, fake)
     results = run_all(ex)
     assert results[-1]["added"] == 2 and results[-1]["skipped"] == 1
-    assert sorted(m.text for m in bank.list()) == ["The user lives in Lisbon",
+    assert sorted(m.text for m in bank.entries()) == ["The user lives in Lisbon",
                                                    "The user works as a nurse"]
-    assert all(m.sources == (ids[0],) for m in bank.list())
+    assert all(m.sources == (ids[0],) for m in bank.entries())
     # Only user messages went to the model, each labelled with its id.
     prompt = fake.calls[0][-1]["content"]
     assert f"[message {ids[0]}]" in prompt and "Noted." not in prompt
@@ -71,7 +71,7 @@ def test_duplicates_merge_without_a_model_call(bank: MemoryBank, chat: Conversat
     fake.enqueue_json({"memories": [item("The user lives in Lisbon", ids[0], 0.6),
                                     item("the user lives in Lisbon.", ids[1], 0.95)]})
     run_all(extractor(bank, fake))
-    [memory] = bank.list()
+    [memory] = bank.entries()
     assert memory.mentions == 2 and memory.confidence == pytest.approx(0.95)
     assert memory.sources == tuple(ids)
     assert len(fake.calls) == 1  # no judge call for an exact duplicate
@@ -83,13 +83,13 @@ def test_contradiction_newer_statement_wins(bank: MemoryBank, chat: Conversation
     fake.enqueue_json({"memories": [item("The user lives in Berlin", first[0])]})
     ex = extractor(bank, fake)
     run_all(ex)
-    [old] = bank.list()
+    [old] = bank.entries()
     second = say(chat, "We moved, I live in Munich now.")
     fake.enqueue_json({"memories": [item("The user lives in Munich", second[0])]})
     fake.enqueue_json({"decision": "replaces", "memory_id": old.id})
     result = run_all(ex)[-1]
     assert result["replaced"] == 1
-    [memory] = bank.list()
+    [memory] = bank.entries()
     assert memory.id == old.id and memory.text == "The user lives in Munich"
     assert set(memory.sources) == {first[0], second[0]}
     judge_prompt = fake.calls[-1][-1]["content"]
@@ -106,7 +106,7 @@ def test_judge_says_new_keeps_both(bank: MemoryBank, chat: Conversations) -> Non
                                     item("The user likes green apples", ids[1])]})
     fake.enqueue_json({"decision": "new", "memory_id": 0})
     run_all(extractor(bank, fake))
-    assert len(bank.list()) == 2
+    assert len(bank.entries()) == 2
     assert len(fake.calls) == 2  # the related pair went to the judge
 
 
@@ -116,12 +116,12 @@ def test_cap_drops_the_least_useful_and_keeps_edited(bank: MemoryBank, clock: An
     confidences = [0.55, 0.9, 0.95, 0.6, 0.99]
     first = bank.consolidate([Candidate(texts[0], "fact", confidences[0], 1)], lambda c, r: None)
     assert first["added"] == 1
-    edited = bank.edit(bank.list()[0].id, "alpha one, edited by the user")
+    edited = bank.edit(bank.entries()[0].id, "alpha one, edited by the user")
     counts = bank.consolidate([Candidate(t, "fact", c, i + 2) for i, (t, c) in
                                enumerate(zip(texts[1:], confidences[1:], strict=True))],
                               lambda c, r: None)
     assert counts["dropped"] == 2
-    kept = {m.text for m in bank.list()}
+    kept = {m.text for m in bank.entries()}
     assert kept == {edited.text, "charlie three", "echo five"}
     assert bank.vectors.count() == 3
 
@@ -133,10 +133,10 @@ def test_forget_is_everywhere_and_never_comes_back(bank: MemoryBank,
     fake.enqueue_json({"memories": [item("The user's sister is called Ana", ids[0])]})
     ex = extractor(bank, fake)
     run_all(ex)
-    [memory] = bank.list()
+    [memory] = bank.entries()
     assert bank.recall("sister Ana", 3)
     bank.forget(memory.id)
-    assert bank.list() == [] and bank.vectors.count() == 0
+    assert bank.entries() == [] and bank.vectors.count() == 0
     assert bank.recall("sister Ana", 3) == []
     with pytest.raises(MemoryNotFound):
         bank.get(memory.id)
@@ -146,7 +146,7 @@ def test_forget_is_everywhere_and_never_comes_back(bank: MemoryBank,
     fake.enqueue_json({"memories": [item("The user's sister is called Ana", ids[0]),
                                     item("The user has a dog named Rex", later[0])]})
     run_all(ex)
-    assert [m.text for m in bank.list()] == ["The user has a dog named Rex"]
+    assert [m.text for m in bank.entries()] == ["The user has a dog named Rex"]
     assert "Ana" not in fake.calls[-1][-1]["content"]
     # The in-memory vectors are rebuilt from the store (as at unlock) without it.
     assert bank.rebuild() == 1
@@ -157,7 +157,7 @@ def test_without_a_model_extraction_waits(bank: MemoryBank, chat: Conversations)
     ex = extractor(bank, None)
     assert not ex.pending()
     assert ex.waiting_reason() == "waiting for a model"
-    assert ex.backlog() == 1 and bank.list() == []
+    assert ex.backlog() == 1 and bank.entries() == []
 
 
 def test_turned_off_no_extraction_no_recall(bank: MemoryBank, chat: Conversations) -> None:
@@ -184,7 +184,7 @@ def test_cancelled_extraction_keeps_the_batch_for_later(bank: MemoryBank,
     assert fake.calls == [] and ex.backlog() == 1
     fake.enqueue_json({"memories": [item("The user plays the cello", ids[0])]})
     run_all(ex)
-    assert [m.text for m in bank.list()] == ["The user plays the cello"]
+    assert [m.text for m in bank.entries()] == ["The user plays the cello"]
 
 
 def test_no_memory_text_in_plaintext_under_the_profile(unlocked: Any, bank: MemoryBank,
@@ -194,6 +194,44 @@ def test_no_memory_text_in_plaintext_under_the_profile(unlocked: Any, bank: Memo
     ids = say(chat, "Call me by my nickname please.")
     fake.enqueue_json({"memories": [item(marker, ids[0])]})
     run_all(extractor(bank, fake))
-    assert bank.list()[0].text == marker
+    assert bank.entries()[0].text == marker
     unlocked.store.conn.execute("PRAGMA wal_checkpoint(FULL)")
     assert scan(unlocked.home, text_patterns("ZebraCanary7731")) == []
+
+
+class NoFiles:
+    """A searcher over an empty library (the recall path is what is tested here)."""
+
+    def search(self, query: str, k: int = 10, **kwargs: Any) -> list[Any]:
+        return []
+
+
+def test_recalled_memories_are_cited_as_memory(bank: MemoryBank, chat: Conversations) -> None:
+    from app.core.assistant.rag import Assistant
+    from app.core.config import AssistantSettings
+
+    fake = FakeEngine()
+    ids = say(chat, "I am allergic to peanuts.")
+    fake.enqueue_json({"memories": [item("The user is allergic to peanuts", ids[0])]})
+    run_all(extractor(bank, fake))
+    assistant = Assistant(chat, NoFiles(), None, AssistantSettings(), recall=bank)
+    events = list(assistant.ask(TaskState(), "is peanut sauce ok for the user?"))
+    sources = events[0].sources
+    assert [(s.kind, s.snippet) for s in sources] == [("memory",
+                                                       "The user is allergic to peanuts")]
+    assert bank.entries()[0].recalls == 1
+
+
+def test_runtime_wires_recall_and_the_reranker(unlocked: Any) -> None:
+    from app.core.personalization.ranker import RerankingSearcher
+    from app.runtime import Runtime
+
+    runtime = Runtime.start(unlocked)
+    try:
+        assistant = runtime.assistant
+        assert assistant.recall is runtime.memories
+        assert isinstance(assistant.searcher, RerankingSearcher)
+        assert assistant.searcher.inner is runtime.memory.searcher
+        assert runtime.personalizer.scheduler.pending() == []
+    finally:
+        runtime.close()

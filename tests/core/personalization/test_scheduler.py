@@ -175,3 +175,25 @@ def test_on_the_personal_lane_activity_stops_a_waiting_step(clock: Any) -> None:
     finally:
         lane.shutdown()
 
+
+
+def test_a_question_through_the_reranking_searcher_pauses(clock: Any) -> None:
+    from app.core.personalization.ranker import RerankingSearcher
+
+    class Library:
+        def search(self, query: str, **kwargs: Any) -> list[Any]:
+            return []
+
+    sched: IdleScheduler
+    searcher = RerankingSearcher(Library(), None, PersonalizationSettings())
+
+    def asks(state: TaskState) -> None:
+        searcher.search("a question")
+
+    task = CountingTask("t", 1, during_step=asks)
+    sched = make([task], clock)
+    searcher.on_search = sched.note_activity
+    clock.advance(600)
+    sched.tick()
+    assert task.saw_cancel == [True] and task.left == 1
+    assert sched.status().state == "paused"

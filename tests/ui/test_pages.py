@@ -1,0 +1,90 @@
+"""Tray wording and icons, the Memory page over the real memory bank, the Settings page
+saving to the encrypted store, and the Models page's catalog with fit labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.settings_store import load_settings
+from app.runtime import Runtime
+from app.ui.icons import app_icon, state_icon
+from app.ui.memory_page import MemoryPage
+from app.ui.models_page import ModelsPage
+from app.ui.settings_page import SettingsPage
+from app.ui.tasks import UiTasks
+from app.ui.tray import Tray, describe
+
+
+def test_tray_states_read_like_sentences(qtbot: Any) -> None:
+    assert describe("idle") == "Familiar — idle"
+    assert describe("indexing", 0.42) == "Familiar — indexing 42%"
+    assert describe("locked") == "Familiar — locked"
+    tray = Tray()
+    tray.set_state("indexing", 0.5)
+    assert tray.tooltip == "Familiar — indexing 50%" and tray.pause_action.isEnabled()
+    tray.set_state("locked")
+    assert not tray.lock_action.isEnabled() and not tray.pause_action.isEnabled()
+    assert [a.text() for a in tray.menu.actions() if a.text()] == [
+        "Quick ask", "Open Familiar", "Pause indexing", "Lock", "Quit"]
+    for state in ("idle", "indexing", "locked"):
+        assert not state_icon(state, 0.3).isNull()
+    assert not app_icon().isNull()
+
+
+def test_memory_page_lists_edits_and_forgets(qtbot: Any, runtime: Runtime,
+                                             tasks: UiTasks) -> None:
+    from app.core.personalization.memories import Candidate
+
+    bank = runtime.memories
+    bank.consolidate([Candidate("The user is learning Japanese", "goal", 0.9, 0),
+                      Candidate("The user prefers short answers", "preference", 0.8, 0)],
+                     judge=lambda *_a: None)
+    page = MemoryPage(runtime, tasks)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.table.rowCount() == 2, timeout=10000)
+    texts = {page.table.item(r, 0).text() for r in range(2)}
+    assert texts == {"The user is learning Japanese", "The user prefers short answers"}
+    first = int(page.table.item(0, 0).data(0x0100))
+    page.edit(first, "The user is learning Japanese for the Kyoto trip")
+    qtbot.waitUntil(lambda: any("Kyoto" in page.table.item(r, 0).text()
+                                for r in range(page.table.rowCount())), timeout=10000)
+    page.forget(first)
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=10000)
+    assert [m.id for m in bank.entries()] != [first]
+
+
+def test_settings_page_saves_to_the_store(qtbot: Any, runtime: Runtime, tasks: UiTasks,
+                                          monkeypatch: Any, tmp_path: Any) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # start-at-login file goes here
+    page = SettingsPage(runtime, tasks)
+    qtbot.addWidget(page)
+    page.temperature.setValue(0.3)
+    page.lock_after.setValue(15)
+    page.theme_box.setCurrentIndex(2)
+    page.global_excludes.setPlainText("*.bak\nprivate/")
+    page.start_at_login.setChecked(True)
+    with qtbot.waitSignal(page.saved, timeout=10000):
+        page.save()
+    stored = load_settings(runtime.store)
+    assert stored.engine.temperature == 0.3 and stored.privacy.lock_after_idle_min == 15
+    assert stored.ui.theme == "dark" and stored.indexing.global_excludes == ["*.bak", "private/"]
+    assert (tmp_path / "autostart" / "familiar.desktop").is_file()
+    with qtbot.assertNotEmitted(page.saved):
+        page.global_excludes.setPlainText("[unclosed")
+        page.save()
+    assert "[unclosed" not in load_settings(runtime.store).indexing.global_excludes
+    lock = [b for b in page.findChildren(type(page.save_button)) if b.text() == "Lock now"]
+    with qtbot.waitSignal(page.lock_now):
+        lock[0].click()
+
+
+def test_models_page_shows_the_catalog_with_labels(qtbot: Any, runtime: Runtime,
+                                                   tasks: UiTasks) -> None:
+    page = ModelsPage(runtime, tasks)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.catalog.rowCount() > 0, timeout=10000)
+    labels = {page.catalog.item(r, 2).text() for r in range(page.catalog.rowCount())}
+    assert labels <= {"fits well", "will be slow", "too big for this machine"}
+    assert "extractive" in page.active.text()
