@@ -66,9 +66,9 @@ def cmd_forget(cli: Cli) -> int:
 
 
 def cmd_edit(cli: Cli) -> int:
-    bank = cli.runtime().memories
     if not cli.args.text.strip():
         raise CliError("the new text is empty; use 'familiar memory forget ID' to remove it")
+    bank = cli.runtime().memories
     memory = bank.edit(cli.args.id, cli.args.text)
     cli.emit({"memory": memory.to_json()}, f"Memory {memory.id}: {memory.text}")
     return 0

@@ -21,6 +21,7 @@ from app.core.paths import data_home
 from app.core.profile.vault import UnlockedProfile, Vault, profile_exists
 from app.core.tasks import Lane, Lanes
 from app.ui.chat.chat_page import ChatPage
+from app.ui.hotkey import GlobalHotkey
 from app.ui.icons import app_icon
 from app.ui.idle_lock import IdleLock
 from app.ui.instance_server import InstanceServer
@@ -54,6 +55,8 @@ class FamiliarApp(QObject):
 
     def __init__(self, qapp: QApplication, home: Path, opener: Opener | None = None,
                  watch: bool = True):
+        """``watch``: start the indexer's watching and the personalization worker after
+        unlock (tests of the shell turn it off only where they say so)."""
         super().__init__()
         self.qapp = qapp
         self.home = home
@@ -72,6 +75,8 @@ class FamiliarApp(QObject):
         self.gate: QWidget | None = None
         self.want_quick_ask = False
         self.exit_app = qapp.quit  # tests replace it: the test run keeps its QApplication
+        self.hotkey = GlobalHotkey(self)
+        self.hotkey.pressed.connect(self.quick_ask)
         self.idle_lock = IdleLock(qapp, self)
         self.idle_lock.idle_timeout.connect(self.lock)
         self._status_timer = QTimer(self)
@@ -157,6 +162,7 @@ class FamiliarApp(QObject):
         self.tray.set_paused(runtime.settings.indexing.paused)
         self.tray.set_state("idle")
         self.idle_lock.set_minutes(runtime.settings.privacy.lock_after_idle_min)
+        self.hotkey.register(runtime.settings.ui.hotkey)
         if self.watch:
             self.tasks.run("io", "start-background", start_background, runtime)
         self._status_timer.start()
@@ -207,6 +213,7 @@ class FamiliarApp(QObject):
     def _settings_saved(self) -> None:
         if self.runtime is not None:
             self.idle_lock.set_minutes(self.runtime.settings.privacy.lock_after_idle_min)
+            self.hotkey.register(self.runtime.settings.ui.hotkey)
 
     def _hidden_to_tray(self) -> None:
         ui = self.runtime.settings.ui if self.runtime is not None else None
@@ -257,6 +264,7 @@ class FamiliarApp(QObject):
         if self.gate is not None:
             self.gate.hide()
         self.server.close()
+        self.hotkey.unregister()
         self.tray.hide()
         if runtime is None:
             self.lanes.shutdown()

@@ -154,7 +154,7 @@ def test_kill_9_with_the_real_pipeline(tmp_path: Path) -> None:
     """Killed while the real model loads or embeds, then resumed with the real model. The
     chunk set does not depend on the embedder, so the clean reference uses the fake one."""
     corpus = tmp_path / "til"
-    copy_til(corpus, 200)
+    copy_til(corpus, 160)
     clean_home = tmp_path / "clean"
     init_with_folder(clean_home, corpus)
     clean = index_to_the_end(clean_home, fake=True)

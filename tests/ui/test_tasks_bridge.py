@@ -39,8 +39,7 @@ def test_stream_batches_keep_order_and_cancel_is_reported(qtbot: Any, tasks: UiT
     got: list[int] = []
 
     def gen(state: TaskState, n: int) -> Any:
-        for i in range(n):
-            yield i
+        yield from range(n)
         release.wait(30)
         state.raise_if_cancelled()
         yield n

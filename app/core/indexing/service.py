@@ -72,6 +72,7 @@ class Indexer:
         self._stop = threading.Event()
         self._problems: list[str] = []
         self._reconcile_job: LaneJob[tuple[list[Folder], int]] | None = None
+        self._run_open = False  # a backlog is being worked through (index lane only)
         # Called on the index lane after every background drain (the GUI bridge subscribes).
         self.drained_listeners: list[Callable[[IndexReport], None]] = []
 
@@ -80,6 +81,7 @@ class Indexer:
     def index_once(self, state: TaskState, rebuild: bool = False) -> IndexReport:
         """Reconcile every folder and process the whole queue. Index lane only."""
         started = time.monotonic()
+        self._run_open = False
         self._ingestor().ensure_ann()  # repairs the ANN index after a crash (cheap otherwise)
         if rebuild:
             self.meter.phase("reconciling", "rebuilding the vector index")
@@ -126,7 +128,9 @@ class Indexer:
         """Process queued jobs in batches until the queue is empty, ``max_batches`` ran, the
         job is cancelled, or (unless ``ignore_politeness``) it should wait. Index lane only."""
         report = IndexReport()
-        self.meter.begin(self.queue.pending())
+        if not self._run_open:  # progress counts span the background drains of one backlog
+            self.meter.begin(self.queue.pending())
+            self._run_open = True
         batches = 0
         while not state.cancelled and (max_batches is None or batches < max_batches):
             reason = None if ignore_politeness else self.waiting_for()
@@ -136,6 +140,7 @@ class Indexer:
             jobs = self.queue.take(BATCH_FILES)
             if not jobs:
                 self.meter.phase("idle")
+                self._run_open = False
                 break
             report.add(self.processor.run(jobs, state))
             status = self.meter.snapshot()

@@ -116,7 +116,7 @@ class LoraRun:
         from peft import get_peft_model_state_dict
 
         buffer = io.BytesIO()
-        torch.save({"adapter": get_peft_model_state_dict(self.model),
+        torch.save({"adapter": get_peft_model_state_dict(self.model, save_embedding_layers=False),
                     "optimizer": self.optimizer.state_dict(), "steps": self.steps,
                     "order": self._order, "rng": self._rng.getstate()}, buffer)
         return buffer.getvalue()

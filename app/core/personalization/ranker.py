@@ -4,10 +4,11 @@ the fused candidates of every search.
 Features of a hit (``FEATURES``): its fused score (relative to the best), 1/fused rank,
 1/dense rank, 1/BM25 rank, the user's affinity for its folder, its file type and the file
 itself (from "relevant"/"opened"/"not relevant" marks and thumbs on answers, smoothed to
-(-1, 1), times the relative score), and recency. The model is fitted by Newton's method with an L2 pull towards weights
-that reproduce the plain fused order, so with little feedback it changes little. It is only
-used once ``ranker_min_examples`` labelled pairs exist, and never when
-``reranker_enabled`` is off (the kill switch). Weights and counts live in store.db.
+(-1, 1), times the relative score), and recency. The model is fitted by Newton's method
+with an L2 pull towards weights that reproduce the plain fused order (stiff on the retrieval
+features), so with little feedback it changes little. It is only used once
+``ranker_min_examples`` labelled pairs exist, and never when ``reranker_enabled`` is off (the
+kill switch). Weights and counts live in store.db.
 
 ``RerankingSearcher`` has the ``Searcher.search`` signature; any thread may search (the model
 is an immutable snapshot swapped in by ``set_model``).
