@@ -74,6 +74,7 @@ class FamiliarApp(QObject):
         self.library: LibraryPage | None = None
         self.gate: QWidget | None = None
         self.want_quick_ask = False
+        self._lock_when_open = False
         self.exit_app = qapp.quit  # tests replace it: the test run keeps its QApplication
         self.hotkey = GlobalHotkey(self)
         self.hotkey.pressed.connect(self.quick_ask)
@@ -131,14 +132,24 @@ class FamiliarApp(QObject):
     def open_session(self, profile: UnlockedProfile, folders: list[Path] | None = None,
                      model_path: Path | None = None) -> None:
         self.gate = None
-        self.tasks.run("io", "open-session", open_runtime, profile, self.lanes, folders or [],
-                       model_path, on_done=self._session_opened, on_error=self._session_failed)
+        self._lock_when_open = False
+        # The session lane serialises open, start and close: a lock never races a start.
+        self.tasks.run(self.session_lane, "open-session", open_runtime, profile, self.lanes,
+                       folders or [], model_path, on_done=self._session_opened,
+                       on_error=self._session_failed, replace=False)
 
     def _session_failed(self, exc: BaseException) -> None:
         log.error("opening the profile failed: %s", type(exc).__name__)
         self.show_gate()
 
     def _session_opened(self, runtime: Any) -> None:
+        if self._lock_when_open:  # locked while the profile was opening
+            self._lock_when_open = False
+            self.tasks.run(self.session_lane, "close", close_runtime, runtime,
+                           on_done=lambda _r: self.locked.emit(), replace=False)
+            self._new_lanes()
+            self.show_gate()
+            return
         self.runtime = runtime
         self.theme.apply(runtime.settings.ui.theme)
         chat = ChatPage(runtime, self.tasks, self.opener)
@@ -164,7 +175,8 @@ class FamiliarApp(QObject):
         self.idle_lock.set_minutes(runtime.settings.privacy.lock_after_idle_min)
         self.hotkey.register(runtime.settings.ui.hotkey)
         if self.watch:
-            self.tasks.run("io", "start-background", start_background, runtime)
+            self.tasks.run(self.session_lane, "start-background", start_background, runtime,
+                           replace=False)
         self._status_timer.start()
         if self.want_quick_ask:
             self.want_quick_ask = False
@@ -252,12 +264,18 @@ class FamiliarApp(QObject):
         """Drop windows and keys now; the runtime closes on the session lane."""
         runtime = self._drop_session()
         if runtime is None:
+            if self.gate is None:  # a profile is being opened: close it once it is
+                self._lock_when_open = True
             return
         self.tasks.run(self.session_lane, "close", close_runtime, runtime,
-                       on_done=lambda _r: self.locked.emit())
+                       on_done=lambda _r: self.locked.emit(), replace=False)
+        self._new_lanes()
+        self.show_gate()
+
+    def _new_lanes(self) -> None:
+        """The closed runtime shut its lanes down; the next unlock gets fresh ones."""
         self.lanes = Lanes()
         self.tasks = UiTasks(self.lanes, self)
-        self.show_gate()
 
     def quit(self) -> None:
         runtime = self._drop_session()
@@ -271,7 +289,8 @@ class FamiliarApp(QObject):
             self.exit_app()
             return
         self.tasks.run(self.session_lane, "close", close_runtime, runtime,
-                       on_done=lambda _r: self.exit_app(), on_error=lambda _e: self.exit_app())
+                       on_done=lambda _r: self.exit_app(), on_error=lambda _e: self.exit_app(),
+                       replace=False)
 
 
 def run_gui(argv: list[str], quick_ask: bool = False) -> int:
