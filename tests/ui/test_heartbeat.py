@@ -21,7 +21,7 @@ from tests.fixtures.heartbeat import Heartbeat
 from tests.ui.conftest import RecordingOpener, with_engine
 
 CORPUS = Path("/work/shared/eval/corpus/til")
-FILES = 20
+FILES = 10
 STALL_LIMIT_S = 0.250
 
 
