@@ -78,6 +78,7 @@ def main(argv: list[str]) -> int:
     from app.ui.icons import app_icon
     from app.ui.library_page import LibraryPage
     from app.ui.main_window import MainWindow
+    from app.ui.memory_page import MemoryPage
     from app.ui.models_page import ModelsPage
     from app.ui.quick_ask import QuickAsk
     from app.ui.session import warm_up
@@ -105,6 +106,7 @@ def main(argv: list[str]) -> int:
         chat = ChatPage(runtime, tasks)
         library = LibraryPage(runtime, tasks)
         window = MainWindow(chat, [("Library", library), ("Models", ModelsPage(runtime, tasks)),
+                                   ("Memory", MemoryPage(runtime, tasks)),
                                    ("Settings", SettingsPage(runtime, tasks, theme))])
         window.resize(1280, 800)
         window.move(40, 40)

@@ -41,9 +41,9 @@ class MemorySettings:
     max_text_chars_per_file: int = 2_000_000
     fusion: str = "convex"  # convex | rrf | dense | bm25 (tuned on train sets: docs/memory.md)
     fusion_candidates: int = 100  # candidates taken from each side before fusion
-    dense_weight: float = 0.5
+    dense_weight: float = 0.4
     rrf_k: float = 60.0
-    bm25_saturation: float = 0.0
+    bm25_saturation: float = 10.0
     bm25_heading_weight: float = 1.0
 
 

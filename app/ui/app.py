@@ -166,6 +166,7 @@ class FamiliarApp(QObject):
         self.window.setWindowIcon(app_icon())
         self.window.keep_in_tray = Tray.available()
         self.window.hidden_to_tray.connect(self._hidden_to_tray)
+        self.window.closed.connect(self.quit, Qt.ConnectionType.QueuedConnection)
         self.quick = QuickAsk(runtime, self.tasks, self.opener)
         self.quick.open_in_main.connect(self.open_conversation)
         chat.start()

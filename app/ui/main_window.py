@@ -25,6 +25,7 @@ from app.ui.chat.chat_page import ChatPage
 
 class MainWindow(QMainWindow):
     hidden_to_tray = Signal()
+    closed = Signal()  # really closed (no tray to live in): the app quits
 
     def __init__(self, chat: ChatPage, pages: list[tuple[str, QWidget]] | None = None,
                  parent: Any = None):
@@ -74,3 +75,4 @@ class MainWindow(QMainWindow):
             self.hidden_to_tray.emit()
             return
         super().closeEvent(event)
+        self.closed.emit()

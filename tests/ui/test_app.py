@@ -90,8 +90,12 @@ def test_tray_menu_lock_unlock_and_quit(qtbot: Any, created: tuple[Path, str],
         assert _ask_instance(qtbot, home, "lock")
     assert app.runtime is None
 
-    app.quit()
-    assert exits == [True]
+    third = _unlock(qtbot, app)
+    # Without a tray to live in, closing the main window quits the app.
+    app.window.keep_in_tray = False
+    app.window.close()
+    qtbot.waitUntil(lambda: exits == [True], timeout=20000)
+    assert third.profile.locked and app.runtime is None
     assert not request_running_instance(home, "activate")  # the socket is closed
 
 

@@ -23,6 +23,7 @@ from app.core.indexing.progress import IndexReport, ProgressMeter
 from app.core.indexing.queue import Job, JobQueue
 from app.core.indexing.reconcile import Hasher, RuleTree, reconcile_folder
 from app.core.indexing.rules import sniff_binary
+from app.core.memory.paths import path_to_key
 from app.core.profile.store import Store
 from app.core.tasks import Progress, ProgressCallback, TaskState
 
@@ -135,7 +136,7 @@ class BatchProcessor:
                 handled.append(job)
                 continue
             if st is None or not regular or tree is None or tree.file_excluded(job.path):
-                if self.ingestor.remove(job.path):
+                if self._forget(job.path):
                     report.removed += 1
                 cleared.append(job.path)
                 handled.append(job)
@@ -150,7 +151,7 @@ class BatchProcessor:
                 except OSError as exc:
                     reason = _why(exc)
             if reason:
-                self.ingestor.remove(job.path)
+                self._forget(job.path)
                 new_issues.append(Issue(job.path, job.folder_id, "skipped", reason,
                                         st.st_size, st.st_mtime_ns))
                 handled.append(job)
@@ -164,7 +165,7 @@ class BatchProcessor:
                 job = by_path[Path(outcome.path)]
                 handled.append(job)
                 if outcome.status == "skipped" and not job.path.exists():
-                    self.ingestor.remove(job.path)  # deleted while we read it: just gone
+                    self._forget(job.path)  # deleted while we read it: just gone
                     cleared.append(job.path)
                 elif outcome.status in ("indexed", "unchanged"):
                     setattr(report, outcome.status, getattr(report, outcome.status) + 1)
@@ -185,6 +186,12 @@ class BatchProcessor:
         current = str(to_ingest[-1][0]) if to_ingest else str(jobs[-1].path)
         self.meter.advance(len(handled), report.chunks - chunks_before, current,
                            time.monotonic() - started)
+
+    def _forget(self, path: Path) -> bool:
+        """Drop a file from the index, asking the Ingestor only when it is catalogued."""
+        row = self.store.conn.execute("SELECT 1 FROM files WHERE path = ?",
+                                      (path_to_key(path),)).fetchone()
+        return row is not None and self.ingestor.remove(path)
 
     def _ingest(self, items: list[tuple[Path, int | None]], state: TaskState) -> list[Outcome]:
         """One Ingestor call; when it raises, the files are retried one by one so that one

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +47,8 @@ class SourceCard(QFrame):
         row = QHBoxLayout()
         self.open_button = QPushButton("Open")
         self.folder_button = QPushButton("Show in folder")
+        for button in (self.open_button, self.folder_button):
+            button.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.irrelevant_button = QPushButton("Not relevant")
         self.irrelevant_button.setToolTip("This passage did not help: Familiar learns from it")
         self.irrelevant_button.setCheckable(True)
