@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--tray", action="store_true",
+                        help="start in the tray (the window stays closed after unlocking)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub, common)

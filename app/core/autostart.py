@@ -26,9 +26,8 @@ APP_ID = "io.github.familiar.Familiar"
 DESKTOP_NAME = "familiar.desktop"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 RUN_VALUE = "Familiar"
-# Extra arguments for a login start. The GUI starts with no arguments; when it learns to start
-# hidden in the tray (a ``--tray`` flag), add it here and in packaging/ (docs/packaging.md).
-LOGIN_ARGS: tuple[str, ...] = ()
+# A login start stays in the tray after unlocking (``familiar --tray``; see app/ui/app.py).
+LOGIN_ARGS: tuple[str, ...] = ("--tray",)
 
 
 def launch_command(extra: Sequence[str] = LOGIN_ARGS) -> list[str]:

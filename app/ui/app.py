@@ -80,6 +80,8 @@ class FamiliarApp(QObject):
         self.hotkey.pressed.connect(self.quick_ask)
         self.idle_lock = IdleLock(qapp, self)
         self.idle_lock.idle_timeout.connect(self.lock)
+        self.idle_lock.user_active.connect(self._user_active)
+        self.start_hidden = False
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self._poll_status)
@@ -95,11 +97,14 @@ class FamiliarApp(QObject):
 
     # --- start ------------------------------------------------------------------------------
 
-    def start(self, quick_ask: bool = False) -> bool:
-        """Listen for other launches, then unlock or onboard. False: another instance runs."""
+    def start(self, quick_ask: bool = False, hidden: bool = False) -> bool:
+        """Listen for other launches, then unlock or onboard. False: another instance runs.
+        ``hidden`` (login start): after unlocking, stay in the tray instead of opening the
+        window, when there is a tray."""
         if not self.server.listen():
             return False
         self.want_quick_ask = quick_ask
+        self.start_hidden = hidden and Tray.available()
         if Tray.available():
             self.tray.show()
         self.show_gate()
@@ -182,8 +187,11 @@ class FamiliarApp(QObject):
         if self.want_quick_ask:
             self.want_quick_ask = False
             self.quick.popup()
+        elif self.start_hidden:
+            self._set_window_hidden(True)
         else:
             self.window.bring_to_front()
+        self.start_hidden = False
         self.session_ready.emit(runtime)
 
     # --- routing ----------------------------------------------------------------------------
@@ -191,6 +199,7 @@ class FamiliarApp(QObject):
     def activate(self) -> None:
         if self.window is not None:
             self.window.bring_to_front()
+            self._set_window_hidden(False)
         elif self.gate is not None:
             self.gate.show()
             self.gate.raise_()
@@ -228,7 +237,18 @@ class FamiliarApp(QObject):
             self.idle_lock.set_minutes(self.runtime.settings.privacy.lock_after_idle_min)
             self.hotkey.register(self.runtime.settings.ui.hotkey)
 
+    def _user_active(self) -> None:
+        """Input in any window: the idle-time worker steps aside (see personalization)."""
+        if self.runtime is not None:
+            self.runtime.personalizer.scheduler.note_activity()
+
+    def _set_window_hidden(self, hidden: bool) -> None:
+        """A window closed to the tray counts as idle for the personalization worker."""
+        if self.runtime is not None:
+            self.runtime.personalizer.scheduler.set_window_hidden(hidden)
+
     def _hidden_to_tray(self) -> None:
+        self._set_window_hidden(True)
         ui = self.runtime.settings.ui if self.runtime is not None else None
         if ui is not None and not ui.tray_notice_shown:
             self.tray.notify("Familiar", TRAY_NOTICE)
@@ -295,12 +315,16 @@ class FamiliarApp(QObject):
 
 
 def run_gui(argv: list[str], quick_ask: bool = False) -> int:
-    """Start the app, or hand off to the running one (``activate`` / ``quick-ask``)."""
+    """Start the app, or hand off to the running one (``activate`` / ``quick-ask``).
+    ``--tray`` in ``argv`` (the login start) keeps the window closed after unlocking."""
     from app.core.logs import setup_logging
 
     setup_logging()
     home = data_home()
-    if request_running_instance(home, "quick-ask" if quick_ask else "activate"):
+    hidden = "--tray" in argv[1:]
+    if hidden and request_running_instance(home, "ping"):
+        return 0
+    if not hidden and request_running_instance(home, "quick-ask" if quick_ask else "activate"):
         return 0
     qapp = QApplication.instance() or QApplication(argv)
     assert isinstance(qapp, QApplication)
@@ -309,7 +333,7 @@ def run_gui(argv: list[str], quick_ask: bool = False) -> int:
     qapp.setWindowIcon(app_icon())
     qapp.setQuitOnLastWindowClosed(False)
     app = FamiliarApp(qapp, home)
-    if not app.start(quick_ask=quick_ask):
+    if not app.start(quick_ask=quick_ask, hidden=hidden):
         # Lost a race with another launch: hand off after all.
         return 0 if request_running_instance(home, "activate") else 1
     return int(qapp.exec())

@@ -20,7 +20,7 @@ from app.core.instance import instance_address
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("activate", "quick-ask", "lock", "quit")
+COMMANDS = ("ping", "activate", "quick-ask", "lock", "quit")
 MAX_LINE = 64 * 1024
 
 
@@ -86,6 +86,8 @@ class InstanceServer(QObject):
         if command not in COMMANDS:
             return {"ok": False, "error": "unknown command"}
         log.info("instance command: %s", command)
+        if command == "ping":  # "is an instance running?" (a login start asks this)
+            return {"ok": True}
         {"activate": self.activate_requested, "quick-ask": self.quick_ask_requested,
          "lock": self.lock_requested, "quit": self.quit_requested}[command].emit()
         return {"ok": True}

@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import autostart
 from app.core.indexing.rules import check_pattern
 from app.core.tasks import TaskState
-from app.ui import autostart
 from app.ui.hotkey import why_unavailable
 from app.ui.tasks import UiTasks
 from app.ui.theme import THEMES, ThemeController
@@ -34,8 +34,8 @@ from app.ui.theme import THEMES, ThemeController
 
 def _save(state: TaskState, runtime: Any, start_at_login: bool) -> None:
     runtime.save_settings()
-    if autostart.is_enabled() != start_at_login:
-        autostart.set_enabled(start_at_login)
+    if autostart.start_at_login_enabled() != start_at_login:
+        autostart.set_start_at_login(start_at_login)
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, special: str = "") -> QSpinBox:

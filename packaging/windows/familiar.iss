@@ -51,7 +51,7 @@ Name: "{userdesktop}\{#AppName}"; Filename: "{app}\familiar-gui.exe"; Tasks: des
 
 [Registry]
 ; Value name "Familiar" = app.core.autostart.RUN_VALUE; removed again by the uninstaller.
-Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "Familiar"; ValueData: """{app}\familiar-gui.exe"""; Flags: uninsdeletevalue; Tasks: autostart
+Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "Familiar"; ValueData: """{app}\familiar-gui.exe"" --tray"; Flags: uninsdeletevalue; Tasks: autostart
 
 [Run]
 Filename: "{app}\familiar-gui.exe"; Description: "Start {#AppName} now"; Flags: nowait postinstall skipifsilent

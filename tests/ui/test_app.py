@@ -114,3 +114,32 @@ def test_first_run_opens_the_onboarding_wizard(qtbot: Any, home: Path,
     other.server.close()
     app.gate.reject()  # no profile created: the app ends
     assert exits == [True]
+
+
+def test_login_start_stays_in_the_tray_and_input_pauses_idle_work(
+    qtbot: Any, created: tuple[Path, str], opener: RecordingOpener, monkeypatch: Any,
+) -> None:
+    from app.ui.tray import Tray
+
+    home, _code = created
+    monkeypatch.setattr(Tray, "available", staticmethod(lambda: True))
+    app = FamiliarApp(QApplication.instance(), home, opener, watch=False)
+    app.exit_app = lambda: None
+    assert app.start(hidden=True)
+    runtime = _unlock(qtbot, app)
+    assert app.window is not None and not app.window.isVisible()
+    scheduler = runtime.personalizer.scheduler
+    assert scheduler.can_run() == (True, "idle")  # window in the tray: idle time
+    assert _ask_instance(qtbot, home, "ping")  # a second login start finds this one
+    app.activate()
+    assert app.window.isVisible()
+    assert scheduler.can_run() == (False, "the user is active")
+    # Input anywhere in the app tells the idle worker the person is still there.
+    noted: list[bool] = []
+    real_note = scheduler.note_activity
+    monkeypatch.setattr(scheduler, "note_activity", lambda: (noted.append(True), real_note()))
+    app.idle_lock._since_active.invalidate()
+    with qtbot.waitSignal(app.idle_lock.user_active, timeout=2000):
+        qtbot.keyClick(app.window, Qt.Key.Key_Shift)
+    assert noted
+    app.quit()
