@@ -90,6 +90,17 @@ class Runtime:
         path = resolve_model(self.settings.engine.model_path, models_dir())
         return path is not None and path.is_file()
 
+    def set_model(self, spec: str) -> None:
+        """Answer with ``spec`` (a path, a file in the models folder or a catalog id) from now
+        on: saved, and the engine and assistant are rebuilt on next use. Call it on the llm
+        lane so no answer is running on the old engine."""
+        self.settings.engine.model_path = spec
+        self.save_settings()
+        self.__dict__.pop("assistant", None)
+        engine = self.__dict__.pop("engine", None)
+        if engine is not None:
+            engine.close()
+
     @cached_property
     def assistant(self) -> Any:
         """Answers on the llm lane; extractive when no model is ready."""

@@ -198,8 +198,7 @@ def cmd_use(cli: Cli) -> int:
     info = require_model(path)  # refuses files llama.cpp cannot load, with the reason
     runtime = cli.runtime()
     direct = Path(spec).expanduser()
-    runtime.settings.engine.model_path = str(direct.resolve()) if direct.is_file() else spec
-    runtime.save_settings()
+    runtime.set_model(str(direct.resolve()) if direct.is_file() else spec)
     cli.emit({"model": runtime.settings.engine.model_path, "path": str(path),
               "name": info.name, "architecture": info.architecture},
              f"Familiar now answers with {info.name} ({path.name}).")

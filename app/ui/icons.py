@@ -4,20 +4,17 @@ Main thread only (QPixmap)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 
-ICONS = Path(__file__).resolve().parents[2] / "assets" / "icons"
-TRAY_SIZES = (16, 22, 24, 32, 48, 64)
-APP_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
+from app.core.icons import TRAY_SIZES, app_icon_pngs, tray_icon_pngs
+
 PROGRESS = QColor("#34a853")
 
 
 def state_pixmap(state: str, fraction: float | None = None, size: int = 64) -> QPixmap:
     """The tray picture for ``idle``, ``indexing`` (with a progress arc) or ``locked``."""
-    pixmap = QPixmap(str(ICONS / f"tray-{state}-{size}.png"))
+    pixmap = QPixmap(str(tray_icon_pngs(state)[size]))
     if state != "indexing" or fraction is None or pixmap.isNull():
         return pixmap
     painter = QPainter(pixmap)
@@ -41,6 +38,6 @@ def state_icon(state: str, fraction: float | None = None) -> QIcon:
 
 def app_icon() -> QIcon:
     icon = QIcon()
-    for size in APP_SIZES:
-        icon.addFile(str(ICONS / f"familiar-{size}.png"))
+    for path in app_icon_pngs().values():
+        icon.addFile(str(path))
     return icon

@@ -66,13 +66,7 @@ def _import(state: TaskState, runtime: Any, path: Path, reference: bool) -> Path
 def use_model(state: TaskState, runtime: Any, path: str) -> str:
     """Make ``path`` the active model. On the llm lane: no answer is running; the next one
     builds the assistant over the new engine (the old engine is closed here)."""
-    runtime.settings.engine.model_path = path
-    runtime.save_settings()
-    for name in ("assistant", "engine"):
-        service = runtime.__dict__.pop(name, None)
-        closer = getattr(service, "close", None)
-        if name == "engine" and callable(closer):
-            closer()
+    runtime.set_model(path)
     return path
 
 
