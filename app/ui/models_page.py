@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -28,28 +27,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.paths import models_dir
-from app.core.tasks import Progress, TaskState
-from app.ui.tasks import UiJob, UiTasks
-
-
-def _rated(state: TaskState) -> list[Any]:
-    from app.core import hardware
-    from app.core.engine import catalog, sizing
-
-    machine = sizing.Machine.from_facts(hardware.facts(models_dir().parent))
-    return catalog.rate(catalog.load_catalog(), machine)
+from app.core.tasks import TaskState
+from app.ui.catalog_panel import CatalogPanel
+from app.ui.tasks import UiTasks
 
 
 def _local(state: TaskState, runtime: Any) -> list[dict[str, Any]]:
     from app.core.engine.installed import ModelRefs, local_models
 
     return local_models(models_dir()) + ModelRefs(runtime.store).list()
-
-
-def _download(state: TaskState, entry: Any) -> Any:
-    from app.core.engine.installed import download_entry
-
-    return download_entry(entry, models_dir(), state=state)
 
 
 def _import(state: TaskState, runtime: Any, path: Path, reference: bool) -> Path:
@@ -75,28 +61,10 @@ class ModelsPage(QWidget):
         super().__init__(parent)
         self.runtime = runtime
         self.tasks = tasks
-        self.downloads: dict[str, UiJob] = {}
-        self._entries: list[Any] = []
-
-        self.catalog = QTableWidget(0, 5)
-        self.catalog.setHorizontalHeaderLabels(["Model", "Size", "On this machine", "License", ""])
-        self.catalog.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.catalog.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.catalog.verticalHeader().setVisible(False)
-        self.progress = QProgressBar()
-        self.progress.setVisible(False)
-        self.progress_label = QLabel("")
-        self.cancel_button = QPushButton("Cancel download")
-        self.cancel_button.setVisible(False)
-        self.cancel_button.clicked.connect(self.cancel_downloads)
-        catalog_box = QGroupBox("Recommended models")
-        cl = QVBoxLayout(catalog_box)
-        cl.addWidget(self.catalog)
-        row = QHBoxLayout()
-        row.addWidget(self.progress, 1)
-        row.addWidget(self.cancel_button)
-        cl.addLayout(row)
-        cl.addWidget(self.progress_label)
+        self.catalog_panel = CatalogPanel(tasks)
+        self.catalog = self.catalog_panel.table
+        self.catalog_panel.downloaded.connect(self._downloaded)
+        self.catalog_panel.failed.connect(self._error)
 
         self.active = QLabel("")
         self.active.setWordWrap(True)
@@ -126,7 +94,7 @@ class ModelsPage(QWidget):
         ll.addWidget(self.note)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(catalog_box, 3)
+        layout.addWidget(self.catalog_panel, 3)
         layout.addWidget(local_box, 2)
         self._show_active()
 
@@ -135,8 +103,7 @@ class ModelsPage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        self.tasks.run("io", "models-catalog", _rated, on_done=self._fill_catalog,
-                       on_error=self._error)
+        self.catalog_panel.refresh()
         self.tasks.run("io", "models-local", _local, self.runtime, on_done=self._fill_local,
                        on_error=self._error)
 
@@ -144,23 +111,6 @@ class ModelsPage(QWidget):
         path = self.runtime.settings.engine.model_path
         self.active.setText(f"Active model: {Path(path).name}" if path else
                             "No active model: answers quote your files (extractive mode).")
-
-    def _fill_catalog(self, rated: list[Any]) -> None:
-        self._entries = rated
-        self.catalog.setRowCount(0)
-        for r in rated:
-            e = r.entry
-            row = self.catalog.rowCount()
-            self.catalog.insertRow(row)
-            name = e.name + ("  ★ recommended" if r.recommended else "")
-            self.catalog.setItem(row, 0, QTableWidgetItem(name))
-            self.catalog.setItem(row, 1, QTableWidgetItem(f"{e.download_bytes / 2**30:.1f} GB"))
-            self.catalog.setItem(row, 2, QTableWidgetItem(r.label))
-            self.catalog.setItem(row, 3, QTableWidgetItem(e.license))
-            button = QPushButton("Download")
-            button.setEnabled(r.label != "too big for this machine")
-            button.clicked.connect(lambda _c=False, entry=e: self.download(entry))
-            self.catalog.setCellWidget(row, 4, button)
 
     def _fill_local(self, models: list[dict[str, Any]]) -> None:
         self.local.setRowCount(0)
@@ -175,44 +125,8 @@ class ModelsPage(QWidget):
             self.local.setItem(row, 2, QTableWidgetItem(str(m.get("source", ""))))
         self._show_active()
 
-    # --- downloads --------------------------------------------------------------------------
-
-    def download(self, entry: Any) -> None:
-        if entry.id in self.downloads:
-            return
-        job = self.tasks.run("io", f"download-{entry.id}", _download, entry,
-                             on_progress=self._progress, on_done=lambda _r: self._finished(entry),
-                             on_error=lambda exc: self._finished(entry, exc), replace=False)
-        job.cancelled.connect(lambda: self._finished(entry, None, cancelled=True))
-        self.downloads[entry.id] = job
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
-        self.cancel_button.setVisible(True)
-        self.progress_label.setText(f"Downloading {entry.name}…")
-
-    def _progress(self, p: Progress) -> None:
-        if p.total:
-            self.progress.setRange(0, 1000)
-            self.progress.setValue(int(1000 * (p.fraction or 0)))
-        self.progress_label.setText(p.message)
-
-    def cancel_downloads(self) -> None:
-        for job in self.downloads.values():
-            job.cancel()
-
-    def _finished(self, entry: Any, exc: BaseException | None = None,
-                  cancelled: bool = False) -> None:
-        self.downloads.pop(entry.id, None)
-        busy = bool(self.downloads)
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        if cancelled or type(exc).__name__ == "DownloadCancelled":
-            self.progress_label.setText(f"The download of {entry.name} was cancelled.")
-        elif exc is not None:
-            self._error(exc)
-        else:
-            self.progress_label.setText(f"{entry.name} is ready: select it below and press "
-                                        "Use selected.")
+    def _downloaded(self, entry: Any, _result: Any) -> None:
+        self.note.setText(f"{entry.name} is ready: select it below and press Use selected.")
         self.refresh()
 
     # --- import and use ---------------------------------------------------------------------
@@ -225,7 +139,8 @@ class ModelsPage(QWidget):
     def import_file(self, path: Path, reference: bool = False) -> None:
         self.note.setText("Checking and importing…")
         self.tasks.run("io", "models-import", _import, self.runtime, path, reference,
-                       on_done=self._imported, on_error=self._error, on_progress=self._progress)
+                       on_done=self._imported, on_error=self._error,
+                       on_progress=lambda p: self.note.setText(p.message or "Importing…"))
 
     def _imported(self, path: Path) -> None:
         self.note.setText(f"Imported {path.name}.")

@@ -33,6 +33,7 @@ from app.core.indexing.rules import DEFAULT_EXCLUDES
 from app.core.profile.keychain import Keychain
 from app.core.profile.vault import UnlockedProfile, Vault
 from app.core.tasks import TaskState
+from app.ui.catalog_panel import CatalogPanel
 from app.ui.tasks import UiTasks
 
 
@@ -228,7 +229,8 @@ class FoldersPage(QWizardPage):
 
 
 class ModelPage(QWizardPage):
-    """A local GGUF now, or later (answers are then extractive: quotes from your files)."""
+    """A model from the catalog (fit labels, download with progress), a local GGUF, or later
+    (answers are then extractive: quotes from your files)."""
 
     def __init__(self, wizard: OnboardingWizard):
         super().__init__()
@@ -238,15 +240,40 @@ class ModelPage(QWizardPage):
                          "by quoting the passages of your files that match best.")
         self.later = QRadioButton("Later: start without a model")
         self.later.setChecked(True)
+        self.later.toggled.connect(lambda on: on and self.catalog.cancel_downloads())
+        self.download = QRadioButton("Download one of these (the labels say how each fits "
+                                     "this computer)")
+        self.catalog = CatalogPanel(wizard.tasks)
+        self.catalog.setTitle("")
+        self.catalog.downloaded.connect(self._downloaded)
+        self.catalog.failed.connect(self._bad)
+        self.catalog.table.cellClicked.connect(lambda *_: self.download.setChecked(True))
         self.local = QRadioButton("Use a GGUF model file from this computer")
         self.pick = QPushButton("Choose file…")
         self.pick.clicked.connect(self._pick)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         layout = QVBoxLayout(self)
-        for widget in (self.later, self.local, self.pick, self.note):
+        for widget in (self.later, self.download, self.catalog, self.local, self.pick,
+                       self.note):
             layout.addWidget(widget)
-        layout.addStretch(1)
+
+    def initializePage(self) -> None:  # noqa: N802 (Qt API)
+        self.catalog.refresh()
+
+    def isComplete(self) -> bool:  # noqa: N802 (Qt API)
+        return not self.catalog.busy  # wait for a download (or cancel it) before finishing
+
+    def start_download(self, entry: Any) -> None:
+        self.download.setChecked(True)
+        self.catalog.download(entry)
+        self.completeChanged.emit()
+
+    def _downloaded(self, entry: Any, result: Any) -> None:
+        self.wiz.model_path = Path(result.path)
+        self.download.setChecked(True)
+        self.note.setText(f"{entry.name} is downloaded and will answer your questions.")
+        self.completeChanged.emit()
 
     def _pick(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF models (*.gguf)")
@@ -269,8 +296,9 @@ class ModelPage(QWizardPage):
         self.later.setChecked(True)
         self.note.setText(str(exc) if isinstance(exc, FamiliarError)
                           else f"Not a usable model ({type(exc).__name__}).")
+        self.completeChanged.emit()
 
-    def validatePage(self) -> bool:
+    def validatePage(self) -> bool:  # noqa: N802 (Qt API)
         if self.later.isChecked():
             self.wiz.model_path = None
         return True

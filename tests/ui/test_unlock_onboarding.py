@@ -12,7 +12,9 @@ from app.core.profile.vault import Vault
 from app.ui.onboarding import OnboardingWizard
 from app.ui.tasks import UiTasks
 from app.ui.unlock import UnlockDialog
+from tests.fixtures.fake_hub import fake_hub  # noqa: F401
 from tests.fixtures.profiles import PASSPHRASE
+from tests.fixtures.tiny_gguf import tiny_gguf  # noqa: F401
 
 
 def test_onboarding_with_a_passphrase(qtbot: Any, tasks: UiTasks, home: Path,
@@ -91,3 +93,26 @@ def test_unlock_with_the_recovery_key(qtbot: Any, tasks: UiTasks,
     with qtbot.waitSignal(dialog.unlocked, timeout=15000) as blocker:
         dialog.try_unlock()
     blocker.args[0].lock()
+
+
+def test_onboarding_model_step_downloads_from_the_catalog(
+    qtbot: Any, tasks: UiTasks, home: Path, fake_hub: Any, tiny_gguf: Path,
+) -> None:
+    """The catalog shows fit labels; a download (from a hub-like server on 127.0.0.1) shows
+    progress, holds the wizard until done, and becomes the model the app answers with."""
+    from app.core.engine.catalog import load_catalog
+
+    entry = next(e for e in load_catalog() if e.id == "qwen2.5-0.5b-instruct")
+    fake_hub.state.add(entry.repo, entry.file, tiny_gguf.read_bytes())
+    wizard = OnboardingWizard(home, tasks)
+    qtbot.addWidget(wizard)
+    page = wizard.model_page
+    page.initializePage()
+    qtbot.waitUntil(lambda: page.catalog.table.rowCount() > 0, timeout=10000)
+    labels = {page.catalog.table.item(r, 2).text() for r in range(page.catalog.table.rowCount())}
+    assert labels <= {"fits well", "will be slow", "too big for this machine"}
+    with qtbot.waitSignal(page.catalog.downloaded, timeout=30000):
+        page.start_download(entry)
+        assert not page.isComplete() and not page.catalog.progress.isHidden()
+    assert page.isComplete() and page.download.isChecked()
+    assert wizard.model_path is not None and wizard.model_path.read_bytes() == tiny_gguf.read_bytes()
