@@ -7,6 +7,9 @@ import sys
 
 def gui_main() -> int:
     """Start the desktop app (imports Qt only here, never at CLI start)."""
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see app.cli.main
     from app.ui.app import run_gui
 
     return run_gui(sys.argv)

@@ -61,6 +61,12 @@ def chroma_settings(persistent: bool, path: Path | None = None) -> Any:
     return settings
 
 
+# chromadb's Rust bindings hold the GIL for a whole upsert/delete call (a 256-row upsert kept
+# every other Python thread, the GUI's included, waiting ~130 ms here). Writes go in small
+# batches so the GUI thread gets to draw between them.
+WRITE_BATCH = 32
+
+
 def _batches(size: int, limit: int) -> Iterable[tuple[int, int]]:
     for start in range(0, size, limit):
         yield start, min(size, start + limit)
@@ -85,11 +91,11 @@ class _Collection:
         if not ids:
             return
         rows = self._transform(np.asarray(vectors, dtype=np.float32))
-        for start, end in _batches(len(ids), self._max_batch()):
+        for start, end in _batches(len(ids), min(WRITE_BATCH, self._max_batch())):
             self._collection.upsert(ids=list(ids[start:end]), embeddings=rows[start:end])
 
     def delete(self, ids: Sequence[str]) -> None:
-        for start, end in _batches(len(ids), self._max_batch()):
+        for start, end in _batches(len(ids), min(WRITE_BATCH, self._max_batch())):
             self._collection.delete(ids=list(ids[start:end]))
 
     def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
