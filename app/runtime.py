@@ -26,6 +26,7 @@ class Runtime:
         self.profile = profile
         self.settings = settings
         self.lanes = lanes if lanes is not None else Lanes()
+        self.window_hidden = False
         self._closed = False
 
     @classmethod
@@ -120,6 +121,31 @@ class Runtime:
                             lambda: self.memory,
                             lambda: self.engine if self.model_ready else None, self.lanes,
                             blobs=lambda: self.profile.blobs)
+
+    def start_personalization(self) -> None:
+        """Let the idle worker wait for idle time (personal lane). Call it off the GUI
+        thread: it builds the memory services."""
+        self.personalizer.start()
+        self.personalizer.scheduler.set_window_hidden(self.window_hidden)
+
+    def set_window_hidden(self, hidden: bool) -> None:
+        """The window went to the tray (idle time for the worker) or came back."""
+        self.window_hidden = hidden
+        scheduler = self._running_scheduler()
+        if scheduler is not None:
+            scheduler.set_window_hidden(hidden)
+
+    def note_user_activity(self) -> None:
+        """Input from the person: the idle worker steps aside. Cheap enough for every key
+        press on the GUI thread: it never builds a service (before the worker has started
+        there is nothing to pause)."""
+        scheduler = self._running_scheduler()
+        if scheduler is not None:
+            scheduler.note_activity()
+
+    def _running_scheduler(self) -> Any:
+        personalizer = self.__dict__.get("personalizer")
+        return personalizer.__dict__.get("scheduler") if personalizer is not None else None
 
     @property
     def memories(self) -> Any:

@@ -240,12 +240,12 @@ class FamiliarApp(QObject):
     def _user_active(self) -> None:
         """Input in any window: the idle-time worker steps aside (see personalization)."""
         if self.runtime is not None:
-            self.runtime.personalizer.scheduler.note_activity()
+            self.runtime.note_user_activity()
 
     def _set_window_hidden(self, hidden: bool) -> None:
         """A window closed to the tray counts as idle for the personalization worker."""
         if self.runtime is not None:
-            self.runtime.personalizer.scheduler.set_window_hidden(hidden)
+            self.runtime.set_window_hidden(hidden)
 
     def _hidden_to_tray(self) -> None:
         self._set_window_hidden(True)

@@ -55,7 +55,7 @@ def start_background(state: TaskState, runtime: Any) -> None:
     """Reconcile and watch the folders (the indexer's threads and the index lane), and let
     the personalization worker wait for idle time (the personal lane)."""
     runtime.indexer.start()
-    runtime.personalizer.start()
+    runtime.start_personalization()
 
 
 def close_runtime(state: TaskState, runtime: Any) -> None:

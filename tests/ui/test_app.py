@@ -127,7 +127,8 @@ def test_login_start_stays_in_the_tray_and_input_pauses_idle_work(
     app.exit_app = lambda: None
     assert app.start(hidden=True)
     runtime = _unlock(qtbot, app)
-    assert app.window is not None and not app.window.isVisible()
+    assert app.window is not None and not app.window.isVisible() and runtime.window_hidden
+    runtime.start_personalization()  # the app does this on its session lane (watch=True)
     scheduler = runtime.personalizer.scheduler
     assert scheduler.can_run() == (True, "idle")  # window in the tray: idle time
     assert _ask_instance(qtbot, home, "ping")  # a second login start finds this one
