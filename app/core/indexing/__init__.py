@@ -1,0 +1,1 @@
+"""Background indexing of watched folders: library and rules, reconcile, watcher, queue."""
