@@ -41,7 +41,7 @@ def cmd_init(cli: Cli) -> int:
         passphrase = cli.ask_secret("New passphrase: ", confirm=True)
     profile, recovery = Vault.create(home, passphrase=passphrase, keychain=keychain)
     try:
-        profile.store  # creates store.db and applies the migrations
+        profile.store  # noqa: B018  (creates store.db and applies the migrations)
         slots = [s.kind for s in profile.header.slots]
         payload = {
             "profile_id": profile.profile_id,

@@ -96,7 +96,7 @@ def test_unlock_with_the_recovery_key(qtbot: Any, tasks: UiTasks,
 
 
 def test_onboarding_model_step_downloads_from_the_catalog(
-    qtbot: Any, tasks: UiTasks, home: Path, fake_hub: Any, tiny_gguf: Path,
+    qtbot: Any, tasks: UiTasks, home: Path, fake_hub: Any, tiny_gguf: Path,  # noqa: F811
 ) -> None:
     """The catalog shows fit labels; a download (from a hub-like server on 127.0.0.1) shows
     progress, holds the wizard until done, and becomes the model the app answers with."""

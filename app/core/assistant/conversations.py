@@ -7,6 +7,7 @@ shows the same sources even after the files were re-indexed.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,8 @@ class Citation:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Citation:
-        return cls(**{k: raw.get(k) for k in cls.__dataclass_fields__ if k in raw})
+        fields: dict[str, Any] = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class Message:
     citations: list[Citation] = field(default_factory=list)
     feedback: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+Messages = list[Message]  # module-level aliases: the class's own ``list`` method shadows
+Citations = list[Citation]  # the builtin inside its body
 
 
 def fallback_title(question: str) -> str:
@@ -91,7 +97,7 @@ class Conversations:
             raise NotFound(f"no conversation {conversation_id}")
         return Conversation(*row)
 
-    def list(self, limit: int = 200) -> list[Conversation]:
+    def list(self, limit: int = 200) -> builtins.list[Conversation]:
         rows = self.store.conn.execute(
             "SELECT id, title, created, updated FROM conversations ORDER BY updated DESC, id DESC "
             "LIMIT ?",
@@ -120,7 +126,7 @@ class Conversations:
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
-    def search(self, query: str, limit: int = 50) -> list[tuple[Conversation, str]]:
+    def search(self, query: str, limit: int = 50) -> builtins.list[tuple[Conversation, str]]:
         """Conversations whose messages match ``query`` (best first), with a marked snippet."""
         expression = match_expression(query)
         if not expression:
@@ -142,10 +148,10 @@ class Conversations:
     # --- messages ---------------------------------------------------------------------------
 
     def add_message(self, conversation_id: int, role: str, text: str, *, status: str = "complete",
-                    citations: list[Citation] | None = None,
+                    citations: Citations | None = None,
                     meta: dict[str, Any] | None = None) -> Message:
         now = time.time()
-        cites = citations or []
+        cites: Citations = citations or []
         with self.store.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, text, created, status, citations, "
@@ -158,7 +164,7 @@ class Conversations:
             return Message(int(cur.lastrowid), conversation_id, role, text, now, status,
                            cites, 0, meta or {})
 
-    def messages(self, conversation_id: int) -> list[Message]:
+    def messages(self, conversation_id: int) -> Messages:
         rows = self.store.conn.execute(
             "SELECT id, conversation_id, role, text, created, status, citations, feedback, meta "
             "FROM messages WHERE conversation_id = ? ORDER BY id",

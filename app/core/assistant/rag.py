@@ -252,9 +252,11 @@ def _label(c: Citation) -> str:
 
 def _tokens_per_s(engine: Any, first_token_at: float | None, pieces: int) -> float | None:
     stats = getattr(engine, "last_stats", None)
-    if stats is not None and getattr(stats, "total_s", 0) and getattr(stats, "completion_tokens", 0):
-        gen_s = max(stats.total_s - stats.ttft_s, 1e-6)
-        return round(max(stats.completion_tokens - 1, 1) / gen_s, 2)
+    total_s = float(getattr(stats, "total_s", 0.0) or 0.0)
+    tokens = int(getattr(stats, "completion_tokens", 0) or 0)
+    if total_s and tokens:
+        gen_s = max(total_s - float(getattr(stats, "ttft_s", 0.0)), 1e-6)
+        return round(max(tokens - 1, 1) / gen_s, 2)
     if first_token_at is None:
         return None
     return round(pieces / max(time.perf_counter() - first_token_at, 1e-6), 2)

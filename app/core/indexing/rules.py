@@ -82,8 +82,26 @@ def check_pattern(pattern: str) -> str:
     cleaned = pattern.strip()
     if not cleaned or cleaned.startswith("#"):
         raise ValueError(f"empty exclude pattern: {pattern!r}")
+    if _unclosed_bracket(cleaned):
+        # git's wildmatch treats such a pattern as matching nothing: almost surely a typo.
+        raise ValueError(f"unclosed [ in exclude pattern {cleaned!r}; write \\[ for a literal [")
     compile_patterns([cleaned])
     return cleaned
+
+
+def _unclosed_bracket(pattern: str) -> bool:
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "[":
+            close = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "^") else i + 1)
+            if close == -1:
+                return True
+            i = close
+        i += 1
+    return False
 
 
 @dataclass(frozen=True)

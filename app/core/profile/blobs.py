@@ -98,18 +98,11 @@ class BlobStore:
                 sealed = src.read(length)
                 if len(sealed) != length:
                     raise ProfileDamaged(label, "truncated chunk")
-                nonce, ciphertext = sealed[:12], sealed[12:]
-                try:
-                    plain = aead.decrypt(nonce, ciphertext, _aad(name, index, final=False))
-                    yield plain
-                except InvalidTag:
-                    try:
-                        plain = aead.decrypt(nonce, ciphertext, _aad(name, index, final=True))
-                    except InvalidTag as exc:
-                        raise ProfileDamaged(label, f"chunk {index} fails authentication") from exc
-                    if src.read(1):
-                        raise ProfileDamaged(label, "data after the final chunk")
-                    yield plain
+                plain, final = _open_chunk(aead, name, index, sealed, label)
+                if final and src.read(1):
+                    raise ProfileDamaged(label, "data after the final chunk")
+                yield plain
+                if final:
                     return
                 index += 1
 
@@ -125,6 +118,18 @@ class BlobStore:
 
 def _aad(name: str, index: int, final: bool) -> bytes:
     return MAGIC + name.encode() + b"\0" + struct.pack(">Q?", index, final)
+
+
+def _open_chunk(aead: AESGCM, name: str, index: int, sealed: bytes,
+                label: str) -> tuple[bytes, bool]:
+    """Decrypt one chunk; which associated data opens it says whether it is the last."""
+    nonce, ciphertext = sealed[:12], sealed[12:]
+    for final in (False, True):
+        try:
+            return aead.decrypt(nonce, ciphertext, _aad(name, index, final)), final
+        except InvalidTag:
+            continue
+    raise ProfileDamaged(label, f"chunk {index} fails authentication")
 
 
 def _seal(aead: AESGCM, name: str, index: int, chunk: bytes, final: bool) -> bytes:

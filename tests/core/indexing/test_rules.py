@@ -106,3 +106,15 @@ def test_symlink_loops_end_and_each_folder_is_walked_once(tmp_path: Path) -> Non
     (root / "dangling.md").symlink_to(root / "nowhere.md")
     found = walked(root, Rules.for_folder([], []))
     assert len(found) == 1 and found <= {"a/x.md", "again/x.md"}
+
+
+def test_unclosed_bracket_is_refused_with_a_hint() -> None:
+    import pytest
+
+    from app.core.indexing.rules import check_pattern
+
+    with pytest.raises(ValueError, match="unclosed"):
+        check_pattern("[unclosed")
+    assert check_pattern("*.[ch]") == "*.[ch]"
+    assert check_pattern("\\[literal") == "\\[literal"
+    assert check_pattern("a[!x]b") == "a[!x]b"

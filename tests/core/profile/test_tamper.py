@@ -113,6 +113,6 @@ def test_truncated_store_is_damage(created: tuple[Path, str], keep: float) -> No
     with pytest.raises(ProfileDamaged, match="store.db"):
         profile = Vault.load(home).unlock_passphrase(PASSPHRASE)
         try:
-            profile.store
+            profile.store  # noqa: B018  (opening is what fails)
         finally:
             profile.lock()

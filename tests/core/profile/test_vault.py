@@ -14,8 +14,8 @@ from app.core.errors import KeychainUnavailable, Locked, ProfileExists, WrongSec
 from app.core.profile import header as hdr
 from app.core.profile.keychain import Keychain, refusal
 from app.core.profile.vault import Vault
-from tests.fixtures.profiles import PASSPHRASE, snapshot
 from tests.fixtures.keyrings import ForgetfulKeyring, MemoryKeyring
+from tests.fixtures.profiles import PASSPHRASE, snapshot
 
 
 def _mark(profile) -> None:  # type: ignore[no-untyped-def]
