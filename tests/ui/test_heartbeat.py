@@ -18,9 +18,10 @@ from app.ui.library_page import LibraryPage
 from app.ui.session import warm_up
 from app.ui.tasks import UiTasks
 from tests.fixtures.heartbeat import Heartbeat
+from tests.fixtures.shared_data import TIL
 from tests.ui.conftest import RecordingOpener, with_engine
 
-CORPUS = Path("/work/shared/eval/corpus/til")
+CORPUS = TIL
 FILES = 10
 STALL_LIMIT_S = 0.250
 
