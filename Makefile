@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(VENV)/bin/familiar
 
+# The GUI tests run in a process of their own: one QApplication, and no worker threads left
+# over from the core tests competing with the main-thread heartbeat test.
 test: setup test-tools
-	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest -q --ignore=tests/ui $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/ui $(PYTEST_ARGS)
 
 # desktop-file-validate and appstreamcli for tests/packaging: installed when missing if we are
 # root with apt-get (no prompt); otherwise those tests skip and say why.
