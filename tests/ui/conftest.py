@@ -21,16 +21,12 @@ from app.runtime import Runtime
 from app.ui.opener import Opener
 from app.ui.tasks import UiTasks
 from tests.fixtures.fake_engine import FakeEngine
+from tests.fixtures.notes import NOTES as BASE_NOTES
+from tests.fixtures.notes import embedder, write_notes  # noqa: F401
 from tests.fixtures.profiles import PASSPHRASE
 from tests.fixtures.tiny_gguf import tiny_gguf  # noqa: F401
 
-NOTES = {
-    "travel.md": "# Travel\n\n## Japan\n\nThe Kyoto trip is booked for April; the ryokan is "
-                 "near Gion and check-in is at 3pm.\n",
-    "garden.md": "# Garden\n\n## Tomatoes\n\nWater the tomatoes every second morning and feed "
-                 "them with seaweed fertiliser in July.\n",
-    "empty.md": "",
-}
+NOTES = {**BASE_NOTES, "empty.md": ""}
 
 
 class RecordingOpener(Opener):
@@ -48,21 +44,9 @@ class RecordingOpener(Opener):
         return True
 
 
-@pytest.fixture(scope="session")
-def embedder() -> Iterator[SentenceEmbedder]:
-    e = SentenceEmbedder()
-    e.load()
-    yield e
-    e.close()
-
-
 @pytest.fixture
 def notes(tmp_path: Path) -> Path:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for name, text in NOTES.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+    return write_notes(tmp_path / "notes", NOTES)
 
 
 @pytest.fixture
@@ -82,7 +66,7 @@ def opener() -> RecordingOpener:
     return RecordingOpener()
 
 
-def make_runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Runtime:
+def make_runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Runtime:  # noqa: F811
     profile, _code = Vault.create(home, passphrase=PASSPHRASE)
     runtime = Runtime(profile, load_settings(profile.store), lanes)
     runtime.__dict__["memory"] = Memory(home, profile.store, profile.subkey("vectors"),
@@ -91,7 +75,7 @@ def make_runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Runtim
 
 
 @pytest.fixture
-def runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Iterator[Runtime]:
+def runtime(home: Path, lanes: Lanes, embedder: SentenceEmbedder) -> Iterator[Runtime]:  # noqa: F811
     """A real runtime (empty library); the test closes nothing: teardown locks it."""
     rt = make_runtime(home, lanes, embedder)
     yield rt
