@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from app.core.profile.header import write_atomic
+
 APP_ID = "io.github.familiar.Familiar"
 DESKTOP_NAME = "familiar.desktop"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -64,9 +66,16 @@ class LoginItem(Protocol):
 
 def _write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data)
+
+
+def _remove(path: Path) -> bool:
+    """Delete a login item's file; False when there was none."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def desktop_exec(command: Sequence[str]) -> str:
@@ -117,11 +126,7 @@ class XdgAutostart:
         _write_atomically(self.path, self.entry(command).encode())
 
     def disable(self) -> bool:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return _remove(self.path)
 
     def is_enabled(self) -> bool:
         if not self.path.is_file():
@@ -152,11 +157,7 @@ class LaunchAgent:
         _write_atomically(self.path, plistlib.dumps(self.agent(command)))
 
     def disable(self) -> bool:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return _remove(self.path)
 
     def is_enabled(self) -> bool:
         try:

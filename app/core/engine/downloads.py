@@ -36,6 +36,7 @@ from app.core.engine.errors import (
     DownloadError,
     NotEnoughDisk,
 )
+from app.core.profile.header import fsync_dir
 from app.core.tasks import TaskState
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,7 @@ def download(
             f"{want_sha[:12]}...); the damaged file was deleted: run the command again")
     _fsync(part)
     os.replace(part, final)
-    _fsync_dir(dest_dir)
+    fsync_dir(dest_dir)
     note.unlink(missing_ok=True)
     return DownloadResult(final, digest, size, verified_against, resumed_from, meta.commit_hash)
 
@@ -306,13 +307,3 @@ def _write_json(path: Path, value: Any) -> None:
 def _fsync(path: Path) -> None:
     with path.open("rb+") as f:
         os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
