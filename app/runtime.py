@@ -157,6 +157,9 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
+        indexer = self.__dict__.get("indexer")
+        if indexer is not None:
+            indexer.stop()  # no watcher or ticker queues work onto lanes that are stopping
         self.lanes.shutdown()
         for name in list(self.__dict__):
             service = self.__dict__[name]

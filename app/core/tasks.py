@@ -137,6 +137,7 @@ class Lane:
         )
         self._current: dict[str, Job[Any]] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(
         self,
@@ -158,11 +159,15 @@ class Lane:
                 state.flush()
 
         with self._lock:
+            if self._closed:
+                raise RuntimeError(f"lane {self.name} is shut down")
             previous = self._current.get(kind)
-            if replace and previous is not None and not previous.done():
-                previous.cancel()
             job: Job[T] = Job(kind, self._pool.submit(run), state)
             self._current[kind] = job
+        # Cancelling outside the lock: a cancelled future runs its done-callbacks right here,
+        # and those may submit to this lane again (the indexer's drain loop does).
+        if replace and previous is not None and not previous.done():
+            previous.cancel()
         job.future.add_done_callback(lambda f: _log_failure(self.name, kind, f))
         return job
 
@@ -171,10 +176,14 @@ class Lane:
         return self.submit(f"sync-{id(fn)}", fn, *args, replace=False).result()
 
     def shutdown(self, cancel: bool = True) -> None:
+        """Refuse new jobs, cancel the queued and running ones (with ``cancel``), and wait for
+        the workers. Done-callbacks that submit again get ``RuntimeError``, never a deadlock."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._current.values())
         if cancel:
-            with self._lock:
-                for job in self._current.values():
-                    job.cancel()
+            for job in jobs:
+                job.cancel()
         self._pool.shutdown(wait=True, cancel_futures=cancel)
 
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
-from app.core.tasks import Cancelled, Lane, Lanes, Progress, TaskState
+from app.core.tasks import Cancelled, Job, Lane, Lanes, Progress, TaskState
 
 
 def test_job_runs_on_named_lane_and_returns() -> None:
@@ -86,3 +87,60 @@ def test_lanes_shutdown_cancels_running_jobs() -> None:
     assert started.wait(10)
     lanes.shutdown()
     assert job.state.cancelled and job.done()
+
+
+
+def _resubmit_when_done(lane: Lane, job: Job[object]) -> tuple[list[str], threading.Event]:
+    """What the indexer's drain loop does: a done-callback that queues the next job."""
+    seen: list[str] = []
+    called = threading.Event()
+
+    def again(_future: object) -> None:
+        try:
+            lane.submit("next", lambda state: None, replace=False)
+            seen.append("submitted")
+        except RuntimeError:
+            seen.append("refused")
+        called.set()
+
+    job.future.add_done_callback(again)
+    return seen, called
+
+
+def _blocked_lane(name: str) -> tuple[Lane, threading.Event, Job[object]]:
+    """A lane whose one worker is busy, with a second job queued behind it."""
+    lane = Lane(name)
+    release = threading.Event()
+    lane.submit("busy", lambda state: release.wait(30), replace=False)
+    queued: Job[object] = lane.submit("queued", lambda state: None)
+    return lane, release, queued
+
+
+def _aside(fn: Callable[[], object]) -> threading.Thread:
+    worker = threading.Thread(target=fn, daemon=True)
+    worker.start()
+    return worker
+
+
+def test_shutdown_with_a_done_callback_that_submits_again_does_not_deadlock() -> None:
+    lane, release, queued = _blocked_lane("index")
+    seen, called = _resubmit_when_done(lane, queued)
+    closing = _aside(lane.shutdown)
+    # A deadlock shows as a callback that never returns (a liveness check, not a timing one).
+    assert called.wait(30) and seen == ["refused"] and queued.future.cancelled()
+    release.set()
+    closing.join(timeout=30)
+    assert not closing.is_alive()
+    with pytest.raises(RuntimeError):
+        lane.submit("late", lambda state: None)
+
+
+def test_replacing_a_queued_job_whose_callback_submits_again_does_not_deadlock() -> None:
+    lane, release, queued = _blocked_lane("llm")
+    seen, called = _resubmit_when_done(lane, queued)
+    try:
+        _aside(lambda: lane.submit("queued", lambda state: None))
+        assert called.wait(30) and seen == ["submitted"] and queued.future.cancelled()
+    finally:
+        release.set()
+        lane.shutdown()
