@@ -7,13 +7,19 @@ the order of the two sides and each round uses a fresh question (so both pay pro
 evaluation the same way); medians are reported. A separate instrumented run measures the
 share of each token's wall time spent in Python rather than inside llama.cpp (where ctypes
 releases the GIL): the evidence that the GIL is not the bottleneck.
+
+``run_pause_bench`` measures how fast a cancelled call lets go while llama.cpp is still
+reading a long prompt (the personalization worker's pause): each round starts a
+``complete_json`` on an ``llm`` lane, cancels it at a different point of the prompt, and
+times ``cancel()`` to the engine call's return.
 """
 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +29,9 @@ import llama_cpp.llama_cpp as llama_lowlevel
 
 from app.core import hardware
 from app.core.config import EngineSettings
-from app.core.engine.llm import Engine
-from app.core.tasks import Lane, TaskState
+from app.core.engine.errors import OutputNotJson
+from app.core.engine.llm import Engine, Message
+from app.core.tasks import Cancelled, Lane, TaskState
 
 SYSTEM = "You are a helpful assistant. Answer briefly and precisely."
 QUESTION = "Round {n}: summarise why local language models protect privacy, in three points."
@@ -176,3 +183,94 @@ def _python_share(engine: Engine, lane: Lane, sampling: dict[str, Any]) -> float
         llama_lowlevel.llama_decode = decode
         llama_lowlevel.llama_sampler_sample = sample
     return max(0.0, 1.0 - inside[0] / total) if total > 0 else 0.0
+
+
+class _Watched(TaskState):
+    """Sets ``reading`` at the first look at the flag: llama.cpp's first abort check."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        self.reading.set()
+        return super().cancelled
+
+
+def run_pause_bench(model: Path, build: Callable[[int, int], Sequence[Message]],
+                    schema: Mapping[str, Any], *, rounds: int = 5, n_ctx: int = 2048,
+                    chars: int = 1500, progress: Callable[[str], None] | None = None,
+                    ) -> dict[str, Any]:
+    """``build(round, chars)`` gives a round's messages with each text cut to ``chars``
+    (rounds differ, so no cached prefix beyond the system prompt); ``chars`` shrinks until
+    the prompt fits ``n_ctx``. Round ``i`` cancels at ``(i + 0.5) / rounds`` of the time one
+    uncancelled read of the prompt takes (``prompt_read_ms``, measured first)."""
+    settings = EngineSettings(model_path=str(model), context_size=n_ctx, gpu_layers=-1,
+                              idle_unload_s=0, seed=42)
+    engine = Engine(settings)
+    lane = Lane("llm")
+    try:
+        budget = engine.n_ctx - 64
+        tokens = len(engine.prompt_tokens(build(0, chars)))
+        while tokens > budget and chars > 1:
+            chars = max(1, int(chars * budget / tokens * 0.95))
+            tokens = len(engine.prompt_tokens(build(0, chars)))
+
+        def read_once(state: TaskState) -> float:
+            started = time.perf_counter()
+            for _ in engine.stream_chat(build(0, chars), max_tokens=1, state=state):
+                pass
+            return time.perf_counter() - started
+
+        read_s = lane.submit("bench-prompt-read", read_once).result()
+        pauses: list[float] = []
+        mid_prompt = 0
+        for n in range(rounds):
+            if progress:
+                progress(f"pause round {n + 1}/{rounds}")
+            pause, stats = _pause_round(engine, lane, build(n + 1, chars), schema,
+                                        read_s * (n + 0.5) / rounds)
+            if stats.finish_reason == "cancelled":  # not finished before the cancel came
+                pauses.append(pause)
+                mid_prompt += stats.prompt_tokens_read < stats.prompt_tokens
+    finally:
+        lane.shutdown()
+        engine.close()
+    return {
+        "model": model.name,
+        "n_ctx": settings.context_size,
+        "batch_size": settings.batch_size,
+        "rounds": rounds,
+        "prompt_tokens": tokens,
+        "chars_per_message": chars,
+        "prompt_read_ms": round(read_s * 1000, 1),
+        "pause_ms_p50": round(statistics.median(pauses) * 1000, 2) if pauses else None,
+        "pause_ms_max": round(max(pauses) * 1000, 2) if pauses else None,
+        "cancelled": len(pauses),
+        "cancelled_mid_prompt": mid_prompt,
+        "pauses_ms": [round(p * 1000, 2) for p in pauses],
+    }
+
+
+def _pause_round(engine: Engine, lane: Lane, messages: Sequence[Message],
+                 schema: Mapping[str, Any], delay_s: float) -> tuple[float, Any]:
+    state = _Watched()
+    returned = [0.0]
+
+    def job(_st: TaskState) -> None:
+        try:
+            engine.complete_json(messages, schema, max_tokens=2048, temperature=0.0,
+                                 state=state)  # as the extractor calls it
+        except (Cancelled, OutputNotJson):
+            pass
+        finally:
+            returned[0] = time.perf_counter()
+
+    handle = lane.submit("bench-pause", job)
+    state.reading.wait(600)
+    time.sleep(delay_s)  # a bench, not a test: land the cancel part-way through the prompt
+    cancelled_at = time.perf_counter()
+    state.cancel()
+    handle.result()
+    return returned[0] - cancelled_at, engine.last_stats

@@ -3,8 +3,10 @@
 Threads: every method that touches llama.cpp (``load``, ``stream_chat``, ``complete_json``,
 ``count_tokens``, ``fit_context``, ``load_lora``/``unload_lora``, ``unload``) must run on the
 ``llm`` lane (one worker), or synchronously in the CLI; an internal lock makes a stray call
-wait rather than corrupt state. ``TaskState.cancel`` may be called from any thread and stops
-generation within one token. The model loads lazily on first use and is unloaded after
+wait rather than corrupt state. ``TaskState.cancel`` may be called from any thread: it stops
+generation within one token and the reading of a long prompt within one graph node
+(``abort.py``); either way the call ends as cancelled and the engine is ready for the next
+one. The model loads lazily on first use and is unloaded after
 ``idle_unload_s`` without use (through the lane when one is given); the next call reloads it
 and re-applies the LoRA adapter. The GIL is released inside llama.cpp (ctypes), so Python
 only pays per-token bookkeeping; ``familiar bench engine`` measures that share.
@@ -29,6 +31,7 @@ from llama_cpp.llama_grammar import LlamaGrammar
 from app.core import hardware
 from app.core.config import EngineSettings
 from app.core.engine import context_fit, lora, sizing
+from app.core.engine.abort import prompt_abort
 from app.core.engine.chat_format import ChatFormat, chat_format_for
 from app.core.engine.errors import ContextTooSmall, InvalidModel, NoModel, OutputNotJson
 from app.core.engine.gguf_check import GgufInfo, require_model
@@ -45,6 +48,8 @@ class GenerationStats:
     """Figures of the last generation (no text: safe to log)."""
 
     prompt_tokens: int = 0
+    prompt_tokens_read: int = 0  # in the context when it ended: all, unless cancelled reading
+    abort_checks: int = 0  # times llama.cpp asked whether to stop while reading the prompt
     completion_tokens: int = 0
     ttft_s: float = 0.0
     total_s: float = 0.0
@@ -268,9 +273,11 @@ class Engine:
         state: TaskState | None = None,
     ) -> Iterator[str]:
         """Yield the answer as text pieces. Cancel with ``state.cancel()`` from any thread:
-        generation stops within one token (``last_stats.finish_reason == "cancelled"``)."""
+        generation stops within one token, prompt reading within one graph node; the
+        generator then ends normally with ``last_stats.finish_reason == "cancelled"``."""
+        cancellable = state
         state = state if state is not None else TaskState()
-        with self._using() as llm:
+        with self._using() as llm, prompt_abort(llm, cancellable) as abort:
             tokens = self.prompt_tokens(messages)
             kwargs = self._sampling(llm, tokens, max_tokens, temperature, top_p, seed, stop)
             stats = GenerationStats(prompt_tokens=len(tokens))
@@ -279,10 +286,12 @@ class Engine:
             started = time.perf_counter()
 
             # llama-cpp-python calls the criterion once per sampled token and once more after
-            # its loop ends; count calls, minus refusals and that final call.
+            # its loop ends; count calls, minus refusals and that final call. The first call
+            # means the prompt is read: from then on tokens are checked here, not per node.
             calls = [0, 0]
 
             def cancelled(ids: Any, logits: Any) -> bool:
+                abort.disarm()
                 calls[0] += 1
                 if state.cancelled:
                     calls[1] += 1
@@ -305,11 +314,17 @@ class Engine:
                         yield text
                     if state.cancelled:
                         break
+            except RuntimeError:
+                if not abort.fired:
+                    raise
+                # llama_decode was aborted mid-prompt: a cancel, reported as one below.
             finally:
                 chunks.close()
                 stats.total_s = time.perf_counter() - started
                 final_call = 1 if stats.finish_reason and not calls[1] else 0
                 stats.completion_tokens = calls[0] - calls[1] - final_call
+                stats.prompt_tokens_read = _tokens_read(llm, tokens, abort.fired)
+                stats.abort_checks = abort.checks
                 if state.cancelled:
                     stats.finish_reason = "cancelled"
                 state.partial_result = "".join(pieces)
@@ -318,21 +333,44 @@ class Engine:
                       max_tokens: int = 512, temperature: float = 0.0, seed: int | None = None,
                       state: TaskState | None = None) -> Any:
         """Generate a JSON value that follows ``schema`` (a llama.cpp grammar built from it)
-        and return it parsed. Raises OutputNotJson when cut off by ``max_tokens``. llm lane."""
+        and return it parsed. Raises OutputNotJson when cut off by ``max_tokens`` and
+        ``Cancelled`` when ``state`` was cancelled (while reading the prompt or generating).
+        llm lane."""
+        cancellable = state
         state = state if state is not None else TaskState()
         key = json.dumps(schema, sort_keys=True)
-        with self._using() as llm:
+        with self._using() as llm, prompt_abort(llm, cancellable) as abort:
             grammar = self._grammars.get(key)
             if grammar is None:
                 grammar = LlamaGrammar.from_json_schema(key, verbose=False)
                 self._grammars[key] = grammar
             tokens = self.prompt_tokens(messages)
             kwargs = self._sampling(llm, tokens, max_tokens, temperature, None, seed, ())
-            result: Any = llm.create_completion(
-                tokens, grammar=grammar,
-                stopping_criteria=llama_cpp.StoppingCriteriaList(
-                    [lambda ids, logits: state.cancelled]),
-                **kwargs)
+            stats = GenerationStats(prompt_tokens=len(tokens))
+            self.last_stats = stats
+            started = time.perf_counter()
+
+            def cancelled(ids: Any, logits: Any) -> bool:
+                abort.disarm()  # the prompt is read (see stream_chat)
+                return state.cancelled
+
+            result: Any = None
+            try:
+                result = llm.create_completion(
+                    tokens, grammar=grammar,
+                    stopping_criteria=llama_cpp.StoppingCriteriaList([cancelled]), **kwargs)
+            except RuntimeError:
+                if not abort.fired:
+                    raise
+            finally:
+                stats.total_s = time.perf_counter() - started
+                stats.prompt_tokens_read = _tokens_read(llm, tokens, abort.fired)
+                stats.abort_checks = abort.checks
+                if result is not None:
+                    stats.completion_tokens = int(result["usage"]["completion_tokens"])
+                    stats.finish_reason = str(result["choices"][0].get("finish_reason") or "")
+                if state.cancelled:
+                    stats.finish_reason = "cancelled"
             state.raise_if_cancelled()
             choice = result["choices"][0]
             text = str(choice["text"])
@@ -385,6 +423,12 @@ class Engine:
             adapter, self._adapter = self._adapter, None
             if adapter is not None and self._llm is not None:
                 lora.detach(self._llm, adapter)
+
+
+def _tokens_read(llm: llama_cpp.Llama, tokens: list[int], aborted: bool) -> int:
+    """Prompt tokens in the context when the call ended (only whole ``n_batch`` chunks count
+    after an abort; read before ``prompt_abort`` resets the context)."""
+    return min(int(llm.n_tokens), len(tokens)) if aborted else len(tokens)
 
 
 def _int(value: Any) -> int | None:

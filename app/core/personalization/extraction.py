@@ -9,7 +9,10 @@ given to the model again. Without a model nothing is extracted: the task is not 
 
 ``MemoryExtractor`` is an ``IdleTask`` for the scheduler (personal lane); model calls go
 through ``run_model`` (the runtime sends them to the llm lane, one at a time with the user's
-requests, and checks the session's cancel flag first).
+requests, and checks the session's cancel flag first). The session's TaskState goes with each
+call, so a pause stops the model even while it reads an extraction prompt (up to
+``extraction_batch`` x ``MAX_MESSAGE_CHARS`` characters): ``complete_json`` raises
+``Cancelled`` and the step keeps nothing.
 """
 
 from __future__ import annotations

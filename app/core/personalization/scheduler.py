@@ -4,8 +4,9 @@ The worker runs when nobody has touched the app for ``idle_minutes`` (or the win
 to the tray), no user request is waiting for the model and, with ``only_on_ac``, the machine
 is on mains power. It works in small steps on the ``personal`` lane (lowest OS priority). The
 moment the user is back (``note_activity``) or asks something (``request_started``) the running
-step's TaskState is cancelled: a model call stops within one token, the step commits nothing
-half-way, and the session ends as "paused"; the next idle period picks the work up again.
+step's TaskState is cancelled: a model call stops within one token, or within one graph node
+while llama.cpp still reads the prompt (``engine/abort.py``), the step commits nothing half-way,
+and the session ends as "paused"; the next idle period picks the work up again.
 
 Threads: ``note_activity``, ``set_window_hidden``, ``request_started``/``request_finished``,
 ``status`` and ``tick`` may be called from any thread (the GUI calls the first four on the
@@ -116,7 +117,8 @@ class IdleScheduler:
                 self._pause_locked()
 
     def request_started(self) -> None:
-        """A user request needs the model: the worker gives it back within one token."""
+        """A user request needs the model: the worker's model call ends at once (within one
+        token, or one graph node while it reads its prompt) and the llm lane is free."""
         with self._lock:
             self._requests += 1
             self._last_activity = self._clock()
