@@ -6,6 +6,8 @@ steps), then checkpoints the run into an encrypted blob, so the next idle sessio
 ``lora_budget_minutes`` caps training per idle session. When ``lora_steps`` are done the
 adapter is exported to GGUF, encrypted (``profile.blobs``), measured (held-out perplexity of
 the user's own text through llama.cpp, with and without it) and attached to the engine.
+A run only starts when the memory available now covers ``lora_train.training_memory`` for the
+model; otherwise the task waits, and the next idle session looks again.
 
 Plaintext adapter bytes exist only in RAM: on Linux the GGUF is written to and read from an
 anonymous memory file (``memfd_create``, path ``/proc/self/fd/N``), kept open while the
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from app.core.config import PersonalizationSettings
 from app.core.personalization import lora_train
@@ -120,6 +123,15 @@ def perplexity(base: Path, adapter: Path | None, windows: Sequence[Sequence[int]
         llm.close()
 
 
+def available_memory() -> int:
+    """Bytes the OS can give now without swapping (psutil's ``available``)."""
+    return int(psutil.virtual_memory().available)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.1f} GB"
+
+
 class LoraTask:
     """Idle-time fine-tuning of the user's adapter, and its life in the engine."""
 
@@ -128,7 +140,8 @@ class LoraTask:
     def __init__(self, store: Any, blobs: Any, settings: PersonalizationSettings,
                  engine: Callable[[], Any | None], state_store: PersonalState,
                  run_model: Callable[[Callable[[], Any]], Any],
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 free_memory: Callable[[], int] = available_memory):
         self.store = store
         self.blobs = blobs
         self.settings = settings
@@ -136,6 +149,8 @@ class LoraTask:
         self.state_store = state_store
         self._run_model = run_model
         self._clock = clock
+        self._free_memory = free_memory
+        self._estimate: tuple[tuple[str, int, int, int], int | None] | None = None
         self._run: lora_train.LoraRun | None = None
         self._held_out: list[list[int]] = []
         self._session: int | None = None
@@ -160,11 +175,51 @@ class LoraTask:
         reason = lora_train.missing()
         if reason:
             return reason
-        if self._base() is None:
+        base = self._base()
+        if base is None:
             return "waiting for a model"
         if len(user_texts(self.store)) < self.settings.lora_min_texts:
             return "not enough of your own text yet"
-        return None
+        if self._run is not None:  # a loaded run already holds its memory
+            return None
+        saved = self.state_store.get(STATE_KEY, {}) or {}
+        if saved.get("phase") == "ready" and saved.get("base") == str(base):
+            return None  # trained: nothing needs the memory
+        return self._memory_reason(base)
+
+    def needed_memory(self, base: Path) -> int | None:
+        """Estimated peak bytes of a run on ``base`` (None: unreadable); cached per file."""
+        try:
+            stat = base.stat()
+        except OSError:
+            return None
+        key = (str(base), stat.st_size, stat.st_mtime_ns, self.settings.lora_rank)
+        if self._estimate is None or self._estimate[0] != key:
+            needed: int | None = None
+            try:
+                needed = lora_train.training_memory(
+                    lora_train.read_shape(base), rank=self.settings.lora_rank,
+                    tokens=lora_train.BATCH_SIZE * (SEQ_LEN + 1))
+            except Exception as exc:  # a file transformers could not load either
+                log.warning("cannot estimate the memory of LoRA training: %s",
+                            type(exc).__name__)
+            self._estimate = (key, needed)  # failures too: pending() is polled
+        return self._estimate[1]
+
+    def _memory_reason(self, base: Path) -> str | None:
+        """Why a run cannot start now for lack of memory (checked again at each session)."""
+        needed = self.needed_memory(base)
+        if needed is None:
+            return "cannot read the model file to tell how much memory training needs"
+        try:
+            available = self._free_memory()
+        except Exception as exc:  # cannot tell: do not block on a sensor
+            log.warning("cannot read the available memory: %s", type(exc).__name__)
+            return None
+        if available >= needed:
+            return None
+        return (f"not enough free memory to train on this model: needs about {_gb(needed)}, "
+                f"{_gb(available)} available")
 
     def pending(self) -> bool:
         if self.waiting_reason() is not None:
@@ -195,6 +250,9 @@ class LoraTask:
         if self._session != id(state):
             self._session, self._session_started = id(state), self._clock()
         if self._run is None:
+            short = self._memory_reason(base)  # memory may have gone since pending() said yes
+            if short is not None:  # done for this idle session; the next one looks again
+                return {"waiting": short, "session_budget_spent": True}
             self._run = self._start(base)
         run = self._run
         target = self.settings.lora_steps
