@@ -45,6 +45,9 @@ class MemorySettings:
     rrf_k: float = 60.0
     bm25_saturation: float = 10.0
     bm25_heading_weight: float = 1.0
+    # BM25 queries only the rarest query terms whose document counts sum to at most this
+    # (search latency at 100k chunks; collections below this size are never affected).
+    bm25_postings_budget: int = 5000
 
 
 @dataclass

@@ -123,6 +123,8 @@ def test_bench_retrieval_on_a_tiny_beir_folder(tmp_path: Path,
     assert code == 0
     assert payload["padded"]["chunks"] == 40 and payload["padded"]["ann"] == 40
     assert payload["padded"][payload["fusion"]]["p95_ms"] > 0
+    for app_timing in (payload["app"], payload["padded"]["app"]):
+        assert app_timing["k"] == 10 and app_timing["p95_ms"] >= app_timing["p50_ms"] > 0
     for key in ("ndcg@10", "recall@100", "p50_ms", "p95_ms"):
         assert key in payload and key in payload["dense"] and key in payload["bm25"]
     assert payload["docs"] == 5 and payload["queries"] == 3

@@ -118,6 +118,18 @@ def evaluate(searcher: Searcher, data: Dataset, doc_of: Callable[[Path], str | N
     }
 
 
+def time_app_searches(searcher: Searcher, data: Dataset, k: int = 10) -> dict[str, Any]:
+    """Latency of the search the app runs (k hits, per-file cap, marked snippets), query
+    embedding included: p50/p95 in ms over the dataset's queries."""
+    times: list[float] = []
+    for text in data.queries.values():
+        start = time.perf_counter()
+        searcher.search(text, k=k)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return {"k": k, "p50_ms": round(percentile(times, 0.5), 2),
+            "p95_ms": round(percentile(times, 0.95), 2)}
+
+
 def pad_store(store: Any, vectors: Any, model: str, target: int, seed: int = 0) -> int:
     """Grow the chunk store to ``target`` chunks with synthetic variants of its own chunks,
     for latency at scale: sentence order rotated and one sentence dropped (so FTS sees new

@@ -9,7 +9,9 @@ search loads the embedding model.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +100,8 @@ class Searcher:
         self.embedder = embedder
         self.vectors = vectors
         self.settings = settings
+        self._executor: ThreadPoolExecutor | None = None
+        self._aside_lock = threading.Lock()
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
                per_file: int | None = None, method: str | None = None,
@@ -114,17 +118,43 @@ class Searcher:
         conn = self.store.conn
         dense: list[tuple[int, float]] = []
         bm25: list[tuple[int, float]] = []
-        if method != "bm25":
-            vector = self.embedder.encode([query], query=True)[0]
-            dense = self._dense(conn, vector, depth, where, params)
+        lexical: Future[list[tuple[int, float]]] | None = None
         if method != "dense":
-            bm25 = fulltext.bm25_search(conn, query, depth, where, params,
-                                        s.bm25_heading_weight, 1.0)
+            # BM25 runs on the searcher's own thread (its own store connection) while this
+            # one embeds the query and asks the ANN index: both release the GIL.
+            lexical = self._aside().submit(self._bm25, query, depth, where, params)
+        try:
+            if method != "bm25":
+                vector = self.embedder.encode([query], query=True)[0]
+                dense = self._dense(conn, vector, depth, where, params)
+        finally:
+            if lexical is not None:
+                bm25 = lexical.result()
         fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=s.dense_weight,
                      saturation=s.bm25_saturation)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         bm25_rank = {cid: r for r, (cid, _) in enumerate(bm25, start=1)}
         return self._hits(conn, query, fused, k, per_file, dense_rank, bm25_rank, snippets)
+
+    def _aside(self) -> ThreadPoolExecutor:
+        with self._aside_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1,
+                                                    thread_name_prefix="search-lexical")
+            return self._executor
+
+    def _bm25(self, query: str, depth: int, where: str,
+              params: Sequence[Any]) -> list[tuple[int, float]]:
+        s = self.settings
+        return fulltext.bm25_search(self.store.conn, query, depth, where, params,
+                                    s.bm25_heading_weight, 1.0, s.bm25_postings_budget)
+
+    def close(self) -> None:
+        """Stop the lexical thread (its store connection closes with the store)."""
+        with self._aside_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     def _dense(self, conn: Any, vector: np.ndarray, depth: int, where: str,
                params: Sequence[Any]) -> list[tuple[int, float]]:
@@ -143,7 +173,8 @@ class Searcher:
             return self._exact(conn, vector, depth, where, params) if total <= EXACT_MAX else []
         by_ann = dict(found)
         marks = ",".join("?" * len(found))
-        sql = (f"SELECT c.id, c.ann_id FROM chunks c JOIN files f ON f.id = c.file_id "
+        join = "JOIN files f ON f.id = c.file_id " if where else ""
+        sql = (f"SELECT c.id, c.ann_id FROM chunks c {join}"
                f"WHERE c.ann_id IN ({marks}){' AND ' + where if where else ''}")
         rows = conn.execute(sql, (*by_ann, *params)).fetchall()
         ranked = sorted(((int(cid), by_ann[aid]) for cid, aid in rows), key=lambda r: -r[1])
@@ -171,26 +202,37 @@ class Searcher:
               snippets: bool) -> list[Hit]:
         if not fused:
             return []
-        window = [cid for cid, _ in fused[: max(k * per_file * 4, 200)]]
-        marks = ",".join("?" * len(window))
+        # The files of the leading candidates (for the per-file cap), a page at a time, then
+        # text and location for the k chosen only: reading every candidate's row would cost
+        # more than the search.
+        chosen: list[tuple[int, float]] = []
+        per: dict[int, int] = {}
+        page = max(4 * k, 40)
+        for start in range(0, len(fused), page):
+            window = fused[start:start + page]
+            file_of = {int(cid): int(fid) for cid, fid in conn.execute(
+                f"SELECT id, file_id FROM chunks WHERE id IN ({','.join('?' * len(window))})",
+                [cid for cid, _ in window])}
+            for cid, score in window:
+                file_id = file_of.get(cid)
+                if file_id is None or per.get(file_id, 0) >= per_file:
+                    continue
+                per[file_id] = per.get(file_id, 0) + 1
+                chosen.append((cid, score))
+                if len(chosen) >= k:
+                    break
+            if len(chosen) >= k:
+                break
+        if not chosen:
+            return []
+        marks = ",".join("?" * len(chosen))
         info = {int(r[0]): r for r in conn.execute(
             "SELECT c.id, c.file_id, f.path, c.heading, c.page, c.line_start, c.line_end, "
             f"c.text FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id IN ({marks})",
-            window)}
-        chosen: list[tuple[int, float]] = []
-        per: dict[int, int] = {}
-        for cid, score in fused:
-            row = info.get(cid)
-            if row is None:
-                continue
-            if per.get(row[1], 0) >= per_file:
-                continue
-            per[row[1]] = per.get(row[1], 0) + 1
-            chosen.append((cid, score))
-            if len(chosen) >= k:
-                break
-        marked = (fulltext.snippets(conn, query, [c for c, _ in chosen], MARK_OPEN, MARK_CLOSE)
-                  if snippets else {})
+            [cid for cid, _ in chosen])}
+        chosen = [(cid, score) for cid, score in chosen if cid in info]
+        marked = (fulltext.snippets(conn, query, {c: (info[c][3], info[c][7]) for c, _ in chosen},
+                                    MARK_OPEN, MARK_CLOSE) if snippets else {})
         hits = []
         for cid, score in chosen:
             _, _, key, heading, page, start, end, text = info[cid]

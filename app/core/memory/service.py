@@ -51,6 +51,8 @@ class Memory:
         return collection
 
     def close(self) -> None:
+        if "searcher" in self.__dict__:
+            self.searcher.close()
         for collection in self._ephemeral:
             collection.close()
         self._ephemeral.clear()

@@ -99,13 +99,13 @@ class _Collection:
             self._collection.delete(ids=list(ids[start:end]))
 
     def query(self, vector: Vectors, k: int) -> list[tuple[str, float]]:
-        """The ``k`` nearest ids with cosine similarity (1 - cosine distance)."""
-        total = self.count()
-        if total == 0 or k <= 0:
+        """The ``k`` nearest ids with cosine similarity (1 - cosine distance). Fewer when the
+        collection holds fewer (chroma returns what it has; no count() first: that costs more
+        than the query itself at 100k vectors)."""
+        if k <= 0:
             return []
         row = self._transform(np.asarray(vector, dtype=np.float32).reshape(1, -1))
-        found = self._collection.query(query_embeddings=row, n_results=min(k, total),
-                                       include=["distances"])
+        found = self._collection.query(query_embeddings=row, n_results=k, include=["distances"])
         ids = found["ids"][0]
         distances = found["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.core.config import MemorySettings
+from app.core.memory import fulltext
 from app.core.memory.fusion import fuse
 from app.core.memory.ingest import Ingestor
 from app.core.memory.search import MARK_CLOSE, MARK_OPEN, Filters, Searcher, fallback_snippet
@@ -119,3 +120,49 @@ def test_fallback_snippet_marks_words() -> None:
     snippet = fallback_snippet("The Heron waits. " * 20, "heron")
     assert snippet.startswith(f"The {MARK_OPEN}Heron{MARK_CLOSE}")
     assert snippet.endswith("…")
+
+
+def test_rare_terms_keep_the_rarest_stems_within_the_budget(store: Store,
+                                                            library: dict[str, Path]) -> None:
+    conn = store.conn
+    # "hunts"/"hunting" stem like the index's "hunt" (the table's own tokenizer stems them);
+    # "zebra" is in no chunk; "soup" is in eight chunks, "heron" in one, "hunt" in two.
+    words = ["soup", "hunting", "zebra", "heron"]
+    assert fulltext.rare_terms(conn, words, budget=1000) == ["soup", "hunting", "heron"]
+    assert fulltext.rare_terms(conn, words, budget=3) == ["hunting", "heron"]
+    assert fulltext.rare_terms(conn, words, budget=0) == ["heron"]  # the rarest always stays
+    assert fulltext.rare_terms(conn, ["zebra"], budget=1000) == []
+    assert fulltext.rare_terms(conn, [], budget=1000) == []
+
+
+def test_a_budget_the_collection_never_reaches_changes_nothing(store: Store,
+                                                               library: dict[str, Path]) -> None:
+    conn = store.conn
+    plain = fulltext.bm25_search(conn, "soup herons hunting at dawn", 50)
+    assert plain and fulltext.bm25_search(conn, "soup herons hunting at dawn", 50,
+                                          postings_budget=10_000) == plain
+    budgeted = fulltext.bm25_search(conn, "soup herons hunting at dawn", 50, postings_budget=1)
+    assert [cid for cid, _ in budgeted] == [cid for cid, _ in
+                                           fulltext.bm25_search(conn, "herons", 50)]
+    assert fulltext.bm25_search(conn, "zebra", 50, postings_budget=10) == []
+
+
+def test_snippets_mark_stemmed_matches_of_the_given_chunks_only(searcher: Searcher,
+                                                                library: dict[str, Path]) -> None:
+    conn = searcher.store.conn
+    rows = {1: ("Herons", "The grey heron hunts fish at dawn."), 2: ("", "Nothing here.")}
+    marked = fulltext.snippets(conn, "hunting herons", rows, "[", "]")
+    assert set(marked) == {1} and "[heron]" in marked[1] and "[hunts]" in marked[1]
+    # The scratch table keeps nothing between calls.
+    assert conn.execute("SELECT count(*) FROM temp.snippet_rows").fetchone()[0] == 0
+
+
+def test_search_runs_bm25_beside_the_dense_half_and_closes(searcher: Searcher,
+                                                           library: dict[str, Path]) -> None:
+    hits = searcher.search("heron fish", k=3)
+    assert hits[0].path == library["heron"] and hits[0].ranks["dense"] is not None
+    assert hits[0].ranks["bm25"] == 1
+    searcher.close()
+    searcher.close()  # idempotent
+    assert searcher.search("heron fish", k=3)[0].path == library["heron"]  # restarts on demand
+    searcher.close()

@@ -63,3 +63,16 @@ def test_ephemeral_collections_are_independent_and_rebuilt() -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_query_asks_for_more_than_the_index_holds(tmp_path: Path) -> None:
+    index = VectorIndex(tmp_path / "vectors", b"k" * 32)
+    try:
+        assert index.query(np.ones(8, dtype=np.float32), 5) == []
+        rows = np.eye(3, 8, dtype=np.float32)
+        index.add(["a", "b", "c"], rows)
+        found = index.query(rows[1], 10)
+        assert [i for i, _ in found][0] == "b" and len(found) == 3
+        assert index.query(rows[1], 0) == []
+    finally:
+        index.close()
