@@ -13,9 +13,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ class Progress:
     done: float
     total: float | None
     message: str = ""
+    # Counts a job reports beside done/total (e.g. the indexer's chunks embedded so far).
+    detail: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float | None:
@@ -75,8 +77,9 @@ class TaskState:
         """Sleep up to ``timeout`` seconds, waking at once on cancel. True when cancelled."""
         return self._cancel.wait(timeout)
 
-    def set_progress(self, done: float, total: float | None = None, message: str = "") -> None:
-        progress = Progress(done, total, message)
+    def set_progress(self, done: float, total: float | None = None, message: str = "",
+                     detail: Mapping[str, float] | None = None) -> None:
+        progress = Progress(done, total, message, dict(detail or {}))
         with self._lock:
             self.progress = progress
             now = time.monotonic()

@@ -198,7 +198,8 @@ class BatchProcessor:
         bad file is reported as failed instead of failing its whole batch."""
         def inner(progress: Progress) -> None:
             done = int(progress.done)
-            self.meter.live(done, str(items[min(done, len(items)) - 1][0]) if done else "")
+            self.meter.live(done, str(items[min(done, len(items)) - 1][0]) if done else "",
+                            int(progress.detail.get("chunks", 0)))
             snap = self.meter.snapshot()
             state.set_progress(snap.files_done, snap.files_total, snap.current)
 

@@ -70,7 +70,7 @@ class ProgressMeter:
         self._status = IndexStatus()
         self._started = 0.0
         self._busy_s = 0.0
-        self._live: tuple[int, str] = (0, "")
+        self._live: tuple[int, str, int] = (0, "", 0)
 
     def begin(self, total: int) -> None:
         with self._lock:
@@ -96,7 +96,7 @@ class ProgressMeter:
             chunk_count = s.chunks + chunks
             rate = done / elapsed
             eta = (total - done) / rate if rate > 0 and done else None
-            self._live = (0, "")
+            self._live = (0, "", 0)
             self._status = replace(
                 s, phase="indexing", files_done=done, files_total=total, current=current,
                 chunks=chunk_count, chunks_per_s=round(chunk_count / elapsed, 1), eta_s=eta,
@@ -104,16 +104,22 @@ class ProgressMeter:
             )
             return self._status
 
-    def live(self, files_in_batch: int, current: str) -> None:
-        """Files written so far inside the running batch (not yet counted by ``advance``)."""
+    def live(self, files_in_batch: int, current: str, chunks_in_batch: int = 0) -> None:
+        """Files written and chunks embedded so far inside the running batch (not yet counted
+        by ``advance``), so progress moves while a large batch is embedded."""
         with self._lock:
-            self._live = (files_in_batch, current)
+            self._live = (files_in_batch, current, chunks_in_batch)
 
     def snapshot(self) -> IndexStatus:
         with self._lock:
-            extra, current = self._live
-            if not extra and not current:
+            extra, current, chunks = self._live
+            if not extra and not current and not chunks:
                 return self._status
             done = self._status.files_done + extra
+            chunk_count = self._status.chunks + chunks
+            elapsed = max(time.monotonic() - self._started, 1e-9)
+            rate = (round(chunk_count / elapsed, 1) if self._started and chunks
+                    else self._status.chunks_per_s)
             return replace(self._status, files_done=done, current=current or self._status.current,
-                           files_total=max(self._status.files_total, done))
+                           files_total=max(self._status.files_total, done), chunks=chunk_count,
+                           chunks_per_s=rate)

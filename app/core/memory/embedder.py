@@ -5,7 +5,9 @@ works offline out of the box; any other sentence-transformers model name or fold
 in ``memory.embedding_model`` (loaded from the local Hugging Face cache: Familiar stays offline
 unless the user asked for a download). The model is loaded lazily on first use, which happens
 on the index lane or a search worker, never the GUI thread. ``encode`` is thread-safe (one
-lock: torch runs its own intra-op threads, set by ``memory.embedding_threads``).
+lock: torch runs its own intra-op threads, set by ``memory.embedding_threads``), and a search
+query never waits behind a bulk encoding: bulk calls run one batch at a time and let a
+waiting query go first between batches.
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ class SentenceEmbedder:
         self._model: Any = None
         self._dim: int | None = None
         self._lock = threading.Lock()
+        self._queries_done = threading.Condition(self._lock)
+        self._queries_waiting = 0
+        self._count_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -161,20 +166,40 @@ class SentenceEmbedder:
     def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            model = self._load_locked()
-            # A search query is a few dozen tokens: one thread encodes it as fast as two, and
-            # leaves the other core to the BM25 half of the search running beside it.
-            few = query and len(texts) <= QUERY_BATCH_MAX
-            if few:
-                self._set_threads(1)
-            try:
-                out = model.encode(list(texts), batch_size=self.batch_size,
-                                   normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=False)
-            finally:
-                if few:
-                    self._set_threads(self.threads)
+        if query:
+            return self._encode_query(list(texts))
+        # Longest first (as sentence-transformers sorts within one call), one batch per lock
+        # hold, so a query waits for at most one batch of a bulk encoding.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            with self._queries_done:
+                self._queries_done.wait_for(lambda: self._queries_waiting == 0)
+                out[rows] = self._run(self._load_locked(), [texts[i] for i in rows],
+                                      self.threads)
+        return out
+
+    def _encode_query(self, texts: list[str]) -> Vectors:
+        with self._count_lock:
+            self._queries_waiting += 1
+        try:
+            with self._lock:
+                # A search query is a few dozen tokens: one thread encodes it as fast as two,
+                # and leaves the other core to the BM25 half of the search running beside it.
+                threads = 1 if len(texts) <= QUERY_BATCH_MAX else self.threads
+                return self._run(self._load_locked(), texts, threads)
+        finally:
+            with self._count_lock:
+                self._queries_waiting -= 1
+            with self._queries_done:
+                self._queries_done.notify_all()
+
+    def _run(self, model: Any, texts: list[str], threads: int) -> Vectors:
+        """One encoding under the lock, on ``threads`` torch threads."""
+        self._set_threads(threads)
+        out = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                           convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(out, dtype=np.float32)
 
     @staticmethod

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,19 @@ class _Prepared:
     chunks: list[Chunk]
     old_id: int | None
     vectors: list[np.ndarray | None] = field(default_factory=list)
+
+
+def _embedding_progress(state: TaskState | None, total: int,
+                        chunks_done: int) -> Callable[[int], None] | None:
+    """Reports chunks embedded inside a running batch (its files are not committed yet)."""
+    if state is None:
+        return None
+
+    def report(embedded: int) -> None:
+        state.set_progress(state.progress.done, total,
+                           f"{chunks_done + embedded} chunks", {"chunks": chunks_done + embedded})
+
+    return report
 
 
 def _in_input_order(outcomes: list[FileOutcome],
@@ -129,15 +142,18 @@ class Ingestor:
             if sum(len(p.chunks) for p in pending) >= BATCH_CHUNKS:
                 if state is not None and state.cancelled:
                     return _in_input_order(outcomes, items)
-                chunks_done += self._flush(pending, outcomes)
+                chunks_done += self._flush(pending, outcomes,
+                                           _embedding_progress(state, total, chunks_done))
                 pending = []
             if state is not None:
-                state.set_progress(number - len(pending), total, f"{chunks_done} chunks")
+                state.set_progress(number - len(pending), total, f"{chunks_done} chunks",
+                                   {"chunks": chunks_done})
                 state.partial_result = outcomes
         if pending and not (state is not None and state.cancelled):
-            chunks_done += self._flush(pending, outcomes)
+            chunks_done += self._flush(pending, outcomes,
+                                       _embedding_progress(state, total, chunks_done))
         if state is not None:
-            state.set_progress(total, total, f"{chunks_done} chunks")
+            state.set_progress(total, total, f"{chunks_done} chunks", {"chunks": chunks_done})
         return _in_input_order(outcomes, items)
 
     def _prepare(self, path: Path, folder_id: int | None,
@@ -176,7 +192,8 @@ class Ingestor:
         return _Prepared(path, key, folder_id, info.st_size, info.st_mtime_ns, digest,
                          result.truncated, chunks, None if row is None else int(row[0]))
 
-    def _flush(self, batch: list[_Prepared], outcomes: list[FileOutcome]) -> int:
+    def _flush(self, batch: list[_Prepared], outcomes: list[FileOutcome],
+               on_embedded: Callable[[int], None] | None = None) -> int:
         """Embed the batch (reusing stored embeddings of unchanged chunks), write it in one
         transaction, then update the ANN index."""
         conn = self.store.conn
@@ -193,10 +210,19 @@ class Ingestor:
                             for c in item.chunks]
             todo.extend((item, i) for i, v in enumerate(item.vectors) if v is None)
         if todo:
+            # One embedder batch at a time, longest first (as sentence-transformers orders a
+            # call itself), so progress moves while a batch of files is being embedded.
             texts = [item.chunks[i].embedding_text() for item, i in todo]
-            encoded = self.embedder.encode(texts)
-            for (item, i), vector in zip(todo, encoded, strict=True):
-                item.vectors[i] = vector
+            order = sorted(range(len(todo)), key=lambda n: -len(texts[n]))
+            step = max(1, self.settings.embedding_batch_size)
+            for start in range(0, len(order), step):
+                rows = order[start:start + step]
+                encoded = self.embedder.encode([texts[n] for n in rows])
+                for n, vector in zip(rows, encoded, strict=True):
+                    item, i = todo[n]
+                    item.vectors[i] = vector
+                if on_embedded is not None:
+                    on_embedded(min(start + step, len(order)))
         removed: list[str] = []
         added_ids: list[str] = []
         added_vectors: list[np.ndarray] = []

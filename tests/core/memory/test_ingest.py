@@ -192,6 +192,22 @@ def test_progress_is_reported(ingestor: Ingestor, docs: Path) -> None:
     assert "3 chunks" in seen[-1].message
 
 
+def test_progress_moves_while_a_batch_is_embedded(store: Store, fake_embedder: FakeEmbedder,
+                                                  vectors: VectorIndex, settings,  # type: ignore[no-untyped-def]
+                                                  docs: Path) -> None:
+    """Files are committed once per batch; the chunks embedded so far are reported before."""
+    settings.embedding_batch_size = 2
+    ingestor = Ingestor(store, fake_embedder, vectors, settings)
+    files = [write(docs / f"{i}.txt", f"note number {i} about tomatoes") for i in range(5)]
+    seen = []
+    ingestor.ingest([(p, None) for p in files], TaskState(on_progress=seen.append,
+                                                          min_interval=0))
+    during = [p.detail["chunks"] for p in seen if p.done < 5 and p.detail.get("chunks")]
+    assert during == [2, 4, 5], during  # one report per embedder batch, before the commit
+    assert fake_embedder.calls == [2, 2, 1]
+    assert seen[-1].detail["chunks"] == 5 and chunk_count(store) == 5
+
+
 def test_model_change_reembeds_from_the_store(store: Store, vectors: VectorIndex, settings,  # type: ignore[no-untyped-def]
                                               docs: Path) -> None:
     from app.core.memory.reembed import needs_reembed, reembed_all
