@@ -118,8 +118,10 @@ class ProgressMeter:
             done = self._status.files_done + extra
             chunk_count = self._status.chunks + chunks
             elapsed = max(time.monotonic() - self._started, 1e-9)
+            total = max(self._status.files_total, done)
             rate = (round(chunk_count / elapsed, 1) if self._started and chunks
                     else self._status.chunks_per_s)
+            eta = ((total - done) * elapsed / done if self._started and done
+                   else self._status.eta_s)
             return replace(self._status, files_done=done, current=current or self._status.current,
-                           files_total=max(self._status.files_total, done), chunks=chunk_count,
-                           chunks_per_s=rate)
+                           files_total=total, chunks=chunk_count, chunks_per_s=rate, eta_s=eta)
