@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app.core.heap import freeze_long_lived
 from app.core.profile.vault import UnlockedProfile
 from app.core.settings_store import load_settings
 from app.core.tasks import Lanes, TaskState
@@ -49,6 +50,7 @@ def warm_up(state: TaskState, runtime: Any) -> None:
                                                 type(exc).__name__)
     runtime.memory.vectors.open()
     runtime.memory.searcher  # noqa: B018  (built here, not on the first question)
+    freeze_long_lived()  # the imported libraries: out of the garbage collector's way
 
 
 def start_background(state: TaskState, runtime: Any) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.core.errors import FamiliarError
+from app.core.heap import freeze_long_lived
 
 log = logging.getLogger(__name__)
 QUERY_BATCH_MAX = 4  # query encodings up to this many texts run on one thread
@@ -149,6 +150,7 @@ class SentenceEmbedder:
                       or self._model.get_sentence_embedding_dimension)
             dim = getter()
             self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
+            freeze_long_lived()  # the model's objects live as long as it: keep GC off them
             log.info("embedding model loaded (dim %d, %d threads)", self._dim, self.threads)
         return self._model
 
