@@ -32,6 +32,14 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 Vectors = npt.NDArray[np.float32]
 
 
+def longest_first_batches(texts: Sequence[str], size: int) -> list[list[int]]:
+    """Indexes of ``texts`` in batches of ``size``, longest texts first (as
+    sentence-transformers orders one call), so each batch pads little."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    step = max(1, size)
+    return [order[start:start + step] for start in range(0, len(order), step)]
+
+
 class EmbedderUnavailable(FamiliarError):
     """The configured embedding model cannot be loaded."""
 
@@ -170,12 +178,9 @@ class SentenceEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if query:
             return self._encode_query(list(texts))
-        # Longest first (as sentence-transformers sorts within one call), one batch per lock
-        # hold, so a query waits for at most one batch of a bulk encoding.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        # One batch per lock hold, so a query waits for at most one batch of a bulk encoding.
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        for rows in longest_first_batches(texts, self.batch_size):
             with self._queries_done:
                 self._queries_done.wait_for(lambda: self._queries_waiting == 0)
                 out[rows] = self._run(self._load_locked(), [texts[i] for i in rows],

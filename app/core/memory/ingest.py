@@ -23,7 +23,7 @@ import numpy as np
 
 from app.core.config import MemorySettings
 from app.core.memory.chunking import Chunk, chunk_pieces
-from app.core.memory.embedder import Embedder
+from app.core.memory.embedder import Embedder, longest_first_batches
 from app.core.memory.extract import EXTRACTED, extract
 from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
 from app.core.memory.vectors import VectorIndex
@@ -210,19 +210,18 @@ class Ingestor:
                             for c in item.chunks]
             todo.extend((item, i) for i, v in enumerate(item.vectors) if v is None)
         if todo:
-            # One embedder batch at a time, longest first (as sentence-transformers orders a
-            # call itself), so progress moves while a batch of files is being embedded.
+            # One embedder batch at a time, so progress moves while a batch of files is
+            # being embedded.
             texts = [item.chunks[i].embedding_text() for item, i in todo]
-            order = sorted(range(len(todo)), key=lambda n: -len(texts[n]))
-            step = max(1, self.settings.embedding_batch_size)
-            for start in range(0, len(order), step):
-                rows = order[start:start + step]
+            embedded = 0
+            for rows in longest_first_batches(texts, self.settings.embedding_batch_size):
                 encoded = self.embedder.encode([texts[n] for n in rows])
                 for n, vector in zip(rows, encoded, strict=True):
                     item, i = todo[n]
                     item.vectors[i] = vector
+                embedded += len(rows)
                 if on_embedded is not None:
-                    on_embedded(min(start + step, len(order)))
+                    on_embedded(embedded)
         removed: list[str] = []
         added_ids: list[str] = []
         added_vectors: list[np.ndarray] = []
