@@ -192,6 +192,7 @@ class FamiliarApp(QObject):
         else:
             self.window.bring_to_front()
         self.start_hidden = False
+        self.idle_lock.watch_windows()
         self.session_ready.emit(runtime)
 
     # --- routing ----------------------------------------------------------------------------
@@ -200,6 +201,7 @@ class FamiliarApp(QObject):
         if self.window is not None:
             self.window.bring_to_front()
             self._set_window_hidden(False)
+            self.idle_lock.watch_windows()
         elif self.gate is not None:
             self.gate.show()
             self.gate.raise_()
@@ -212,6 +214,7 @@ class FamiliarApp(QObject):
             else:
                 self.quick.start_over()
                 self.quick.popup()
+                self.idle_lock.watch_windows()
         else:
             self.want_quick_ask = True
             self.activate()
@@ -317,9 +320,11 @@ class FamiliarApp(QObject):
 def run_gui(argv: list[str], quick_ask: bool = False) -> int:
     """Start the app, or hand off to the running one (``activate`` / ``quick-ask``).
     ``--tray`` in ``argv`` (the login start) keeps the window closed after unlocking."""
+    from app.core.gil import favor_responsiveness
     from app.core.logs import setup_logging
 
     setup_logging()
+    favor_responsiveness()
     home = data_home()
     hidden = "--tray" in argv[1:]
     if hidden and request_running_instance(home, "ping"):

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import QUrl
 
 from app.core.assistant.rag import Assistant
+from app.core.gil import favor_responsiveness
 from app.core.memory.embedder import SentenceEmbedder
 from app.core.memory.service import Memory
 from app.core.profile.vault import Vault
@@ -42,6 +43,12 @@ class RecordingOpener(Opener):
     def _record(self, url: QUrl) -> bool:
         self.opened.append(url)
         return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gui_switch_interval() -> None:
+    """What ``run_gui`` sets at start; these tests build the app without it."""
+    favor_responsiveness()
 
 
 @pytest.fixture

@@ -1,12 +1,19 @@
 """An answer rendered from Markdown, sized to its content, with a "Copy code" link under
-every complete fenced code block. Main thread only."""
+every complete fenced code block. Main thread only.
+
+The view overrides no Qt method that layouts and painting call (``sizeHint``,
+``resizeEvent``, an event filter): a Python override takes the GIL on every call, and a
+transcript of many answers is laid out again on every streamed token. While the index lane
+runs Python, each of those calls waits its turn for the GIL. The height follows the document
+instead: a width change re-lays the document out, and ``documentSizeChanged`` fits it.
+"""
 
 from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QGuiApplication, QTextOption
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QGuiApplication, QMouseEvent, QTextOption
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
@@ -34,6 +41,7 @@ class MarkdownView(QTextBrowser):
 
     link_clicked = Signal(QUrl)
     code_copied = Signal(int)
+    clicked = Signal()
 
     def __init__(self, text: str = "", parent: QFrame | None = None):
         super().__init__(parent)
@@ -69,15 +77,14 @@ class MarkdownView(QTextBrowser):
             return
         self.link_clicked.emit(url)
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)  # type: ignore[arg-type]
-        self._fit()
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            event.accept()  # handled here: the parent does not get it a second time
+            self.clicked.emit()
 
     def _fit(self, *_args: object) -> None:
         self.document().setTextWidth(self.viewport().width())
         height = int(self.document().size().height()) + 6
         if self.height() != height:
             self.setFixedHeight(height)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(400, self.height())

@@ -41,7 +41,7 @@ class MessageWidget(QFrame):
         self.note = QLabel("")
         self.note.setStyleSheet("color: palette(placeholder-text);")
         self.body = MarkdownView(text)
-        self.body.viewport().installEventFilter(self)
+        self.body.clicked.connect(self._clicked)
         head = QHBoxLayout()
         head.addWidget(self.who)
         head.addWidget(self.note)
@@ -125,10 +125,9 @@ class MessageWidget(QFrame):
         self.regenerate_button.setVisible(done and self._last)
         self.edit_button.setVisible(self.role == "user" and self._last)
 
-    def eventFilter(self, watched: Any, event: Any) -> bool:  # noqa: N802 (Qt API)
-        if event.type() == event.Type.MouseButtonRelease and self.role == "assistant":
+    def _clicked(self) -> None:
+        if self.role == "assistant":
             self.selected.emit(self)
-        return False
 
     def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         if event.button() == Qt.MouseButton.LeftButton and self.role == "assistant":
