@@ -35,8 +35,9 @@ HEAVY_MODULES = ("numpy", "torch", "sentence_transformers", "chromadb", "llama_c
 
 
 def warm_up(state: TaskState, runtime: Any) -> None:
-    """Import the heavy libraries and open the vector index now, behind the unlock dialog's
-    "Opening…", instead of at the first question or the first indexed file. Runs on ``io``."""
+    """Import the heavy libraries, open the vector index and load the embedding model now,
+    behind the unlock dialog's "Opening…", instead of at the first question or the first
+    indexed file. Runs on ``io``."""
     import importlib
     import logging
 
@@ -48,8 +49,9 @@ def warm_up(state: TaskState, runtime: Any) -> None:
         except Exception as exc:  # a missing optional part shows up where it is used
             logging.getLogger(__name__).warning("warm-up import of %s failed: %s", name,
                                                 type(exc).__name__)
-    runtime.memory.vectors.open()
-    runtime.memory.searcher  # noqa: B018  (built here, not on the first question)
+    if state.cancelled:
+        return
+    runtime.memory.warm_up()
     freeze_long_lived()  # the imported libraries: out of the garbage collector's way
 
 

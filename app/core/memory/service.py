@@ -1,20 +1,24 @@
 """The memory services of one unlocked profile, built together (``Runtime.memory``).
 
-``ingestor`` belongs to the index lane; ``searcher`` may be used from any worker thread. The
-embedder is loaded on first use, not here, so building this is cheap.
+``ingestor`` belongs to the index lane; ``searcher`` may be used from any worker thread.
+Building this is cheap: the embedder and the vector index are loaded by ``warm_up`` (the app
+calls it behind the unlock dialog) or else on first use.
 """
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 
 from app.core.config import MemorySettings
-from app.core.memory.embedder import Embedder, SentenceEmbedder
+from app.core.memory.embedder import Embedder, EmbedderUnavailable, SentenceEmbedder
 from app.core.memory.ingest import Ingestor
 from app.core.memory.search import Searcher
 from app.core.memory.vectors import EphemeralVectors, VectorIndex
 from app.core.profile.store import Store
+
+log = logging.getLogger(__name__)
 
 VECTORS_DIR = "vectors"
 
@@ -43,6 +47,17 @@ class Memory:
     @cached_property
     def searcher(self) -> Searcher:
         return Searcher(self.store, self.embedder, self.vectors, self.settings)
+
+    def warm_up(self) -> None:
+        """Open the vector index, build the searcher and load the embedder now, so neither
+        the first question nor the first indexed batch waits for them while the window is up.
+        A model that cannot be loaded is only logged here: search and indexing report it."""
+        self.vectors.open()
+        self.searcher  # noqa: B018
+        try:
+            self.vectors.prepare(self.embedder.dim)
+        except EmbedderUnavailable as exc:
+            log.warning("embedding model not loaded at warm-up: %s", exc)
 
     def ephemeral(self, purpose: str) -> EphemeralVectors:
         """A new in-memory collection (conversations, memories), closed with this service."""

@@ -151,13 +151,17 @@ class VectorIndex(_Collection):
                                                                          metadata=_HNSW)
         return self
 
-    def _transform(self, vectors: Vectors) -> Vectors:
+    def prepare(self, dim: int) -> Matrix:
+        """The rotation for ``dim``-wide vectors, derived once (tens of milliseconds)."""
         if self._key is None:
             raise RuntimeError("the vector index is closed")
-        dim = vectors.shape[1]
         rotation = self._rotations.get(dim)
         if rotation is None:
             rotation = self._rotations[dim] = rotation_matrix(self._key, dim)
+        return rotation
+
+    def _transform(self, vectors: Vectors) -> Vectors:
+        rotation = self.prepare(vectors.shape[1])
         return np.ascontiguousarray(vectors.astype(np.float64) @ rotation, dtype=np.float32)
 
     def add(self, ids: Sequence[str], vectors: Vectors) -> None:

@@ -1,0 +1,49 @@
+"""``Memory.warm_up`` loads what the first question and the first indexed batch need (vector
+index, searcher, embedding model, the rotation for its width); a model that cannot be loaded
+is logged there and reported where it is used."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from app.core.config import MemorySettings
+from app.core.memory.embedder import EmbedderUnavailable, SentenceEmbedder
+from app.core.memory.service import Memory
+from app.core.profile.store import Store
+
+
+def _memory(tmp_path: Path, store: Store, embedder: SentenceEmbedder) -> Memory:
+    return Memory(tmp_path / "home", store, os.urandom(32), MemorySettings(), embedder=embedder)
+
+
+def test_warm_up_loads_the_model_and_the_index(tmp_path: Path, store: Store) -> None:
+    embedder = SentenceEmbedder(threads=1)
+    memory = _memory(tmp_path, store, embedder)
+    assert not embedder.loaded and "searcher" not in memory.__dict__
+    try:
+        memory.warm_up()
+        assert embedder.loaded
+        assert "searcher" in memory.__dict__
+        assert embedder.dim in memory.vectors._rotations
+        assert memory.vectors.count() == 0
+    finally:
+        memory.close()
+    assert not embedder.loaded
+
+
+def test_warm_up_without_a_model_logs_and_search_reports_it(
+        tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    memory = _memory(tmp_path, store, SentenceEmbedder("familiar-tests/no-such-model"))
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.core.memory.service"):
+            memory.warm_up()
+        assert "not loaded at warm-up" in caplog.text
+        assert memory.vectors.count() == 0
+        with pytest.raises(EmbedderUnavailable):
+            memory.searcher.search("anything")
+    finally:
+        memory.close()
