@@ -6,7 +6,8 @@ times. With CPython's default switch interval (5 ms) each request can wait up to
 indexing or generation thread holds it, and these waits add up: the main thread stalled for
 285-382 ms in ``tests/ui/test_heartbeat.py`` with no single GIL hold longer than 30 ms. At 1 ms
 the same run stalled 26-58 ms. Native work (llama.cpp, torch, the tokenizer, SQLCipher)
-releases the GIL, so the shorter slice costs the workers little.
+releases the GIL, so the shorter slice costs the workers nothing measurable: ``bench index`` on
+450 til notes ran 27.9 chunks/s at 1 ms against 27.5 at 5 ms.
 """
 
 from __future__ import annotations
