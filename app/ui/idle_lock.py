@@ -39,7 +39,9 @@ class IdleLock(QObject):
         self.watch_windows()
 
     def watch_windows(self, *_focused: QWindow | None) -> None:
-        """Watch the input of every top-level window the app has now."""
+        """Watch the input of every top-level window the app has now. The app also calls this
+        after showing a window, which can appear without taking the focus (a tray start, a
+        desktop that prevents focus stealing)."""
         for window in self._qapp.topLevelWindows():
             window.installEventFilter(self)
 
@@ -56,12 +58,9 @@ class IdleLock(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
         if event.type() in _INPUT:
-            self.note_input()
+            if self._timer.isActive():
+                self._timer.start()
+            if not self._since_active.isValid() or self._since_active.elapsed() >= ACTIVE_EVERY_MS:
+                self._since_active.start()
+                self.user_active.emit()
         return False
-
-    def note_input(self) -> None:
-        if self._timer.isActive():
-            self._timer.start()
-        if not self._since_active.isValid() or self._since_active.elapsed() >= ACTIVE_EVERY_MS:
-            self._since_active.start()
-            self.user_active.emit()
