@@ -39,9 +39,17 @@ class MemorySettings:
     chunk_overlap_tokens: int = 24
     max_chunks_per_file: int = 3
     max_text_chars_per_file: int = 2_000_000
-    fusion: str = "convex"  # convex | rrf | dense | bm25 (tuned on train sets: docs/memory.md)
+    # anchored | convex | rrf | dense | bm25 (tuned on the train sets: docs/memory.md)
+    fusion: str = "anchored"
     fusion_candidates: int = 100  # candidates taken from each side before fusion
-    dense_weight: float = 0.4
+    dense_weight: float = 0.4  # convex and rrf
+    # anchored: dense weight for a query of keywords, rising to 1 (dense alone) as the share
+    # of function words goes from function_words_low to function_words_high; a candidate
+    # anchored_scale below the dense top cosine loses a whole unit of the dense part.
+    anchored_dense_weight: float = 0.5
+    anchored_scale: float = 0.4
+    function_words_low: float = 0.25
+    function_words_high: float = 0.6
     rrf_k: float = 60.0
     bm25_saturation: float = 10.0
     bm25_heading_weight: float = 1.0

@@ -30,9 +30,14 @@ isn aren wasn weren can't won't shall may might must also get got use used using
 """.split())
 
 
+def words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased, as the query builder sees them."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def query_terms(query: str) -> list[str]:
-    words = [w.lower() for w in _WORD.findall(query)]
-    kept = [w for w in words if w not in STOPWORDS] or words
+    found = words(query)
+    kept = [w for w in found if w not in STOPWORDS] or found
     seen: dict[str, None] = {}
     for word in kept:
         seen.setdefault(word, None)

@@ -1,14 +1,19 @@
 """Fusion of the dense and BM25 rankings into one.
 
-Two methods, chosen and tuned on scifact train, msmarco-5k and dbpedia-5k (see
-docs/memory.md): weighted reciprocal rank fusion, and a convex combination of scores that are
-normalised per query. Scores, not only ranks, carry how sure each side is, which keeps fusion
-from falling below dense alone on paraphrased questions where BM25 finds only noise.
+Three methods, tuned on scifact train, msmarco-5k and dbpedia-5k (see docs/memory.md):
+weighted reciprocal rank fusion; a convex combination of scores normalised per query; and the
+default, ``anchored``: a convex combination whose dense part is measured from the dense top
+cosine in fixed units (every candidate's exact cosine, so a BM25 match that means something
+else pays for its distance), and whose dense weight rises with the share of the query's words
+that BM25 cannot use (function words: a question written as a sentence carries its meaning in
+how its words relate, which only the embedding reads).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from app.core.memory.fulltext import STOPWORDS, words
 
 Ranked = Sequence[tuple[int, float]]  # (chunk_id, score), best first
 
@@ -50,15 +55,54 @@ def convex(dense: Ranked, bm25: Ranked, dense_weight: float = 0.5,
             for cid in d.keys() | b.keys()}
 
 
+def function_word_share(query: str) -> float:
+    """The share of the query's words that are function words (BM25 drops them)."""
+    found = words(query)
+    return sum(w in STOPWORDS for w in found) / len(found) if found else 0.0
+
+
+def query_dense_weight(query: str, base: float, low: float, high: float,
+                       top: float = 1.0) -> float:
+    """``base`` for a query of keywords, rising linearly to ``top`` as the function-word
+    share goes from ``low`` to ``high``."""
+    share = function_word_share(query)
+    ramp = min(1.0, max(0.0, (share - low) / max(high - low, 1e-6)))
+    return base + (top - base) * ramp
+
+
+def anchored(dense: Ranked, bm25: Ranked, cosines: Mapping[int, float], dense_weight: float,
+             scale: float, saturation: float) -> dict[int, float]:
+    """Dense part ``1 - (top cosine - cosine) / scale`` (at least -1) for every candidate,
+    ``cosines`` giving the exact cosine of BM25 candidates missing from ``dense``; BM25 part
+    as in ``convex``. A BM25 candidate without a known cosine counts as the floor."""
+    if not dense:
+        return convex(dense, bm25, 0.0, saturation)
+    top = dense[0][1]
+    known = dict(cosines)
+    known.update(dense)
+    b = _bm25_norm(bm25, saturation)
+    fused: dict[int, float] = {}
+    for cid in known.keys() | b.keys():
+        cosine = known.get(cid)
+        part = -1.0 if cosine is None else max(-1.0, 1.0 - (top - cosine) / scale)
+        fused[cid] = dense_weight * part + (1.0 - dense_weight) * b.get(cid, 0.0)
+    return fused
+
+
 def fuse(method: str, dense: Ranked, bm25: Ranked, *, k: float, dense_weight: float,
-         saturation: float) -> list[tuple[int, float]]:
-    """The fused ranking, best first (ties broken by chunk id for determinism)."""
+         saturation: float, cosines: Mapping[int, float] | None = None,
+         scale: float = 0.4) -> list[tuple[int, float]]:
+    """The fused ranking, best first (ties broken by chunk id for determinism).
+    ``dense_weight`` is the query's own (``query_dense_weight``) for ``anchored``."""
     if method == "dense":
         scores = {cid: s for cid, s in dense}
     elif method == "bm25":
         scores = {cid: s for cid, s in bm25}
     elif method == "convex":
         scores = convex(dense, bm25, dense_weight, saturation)
+    elif method == "anchored":
+        scores = (dict(dense) if dense_weight >= 1.0
+                  else anchored(dense, bm25, cosines or {}, dense_weight, scale, saturation))
     elif method == "rrf":
         scores = rrf(dense, bm25, k, dense_weight)
     else:

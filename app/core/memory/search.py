@@ -21,7 +21,7 @@ import numpy as np
 from app.core.config import MemorySettings
 from app.core.memory import fulltext
 from app.core.memory.embedder import Embedder
-from app.core.memory.fusion import fuse
+from app.core.memory.fusion import fuse, query_dense_weight
 from app.core.memory.ingest import from_blob
 from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
 from app.core.memory.vectors import VectorIndex
@@ -130,8 +130,15 @@ class Searcher:
         finally:
             if lexical is not None:
                 bm25 = lexical.result()
-        fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=s.dense_weight,
-                     saturation=s.bm25_saturation)
+        weight = s.dense_weight
+        cosines: dict[int, float] = {}
+        if method == "anchored":
+            weight = query_dense_weight(query, s.anchored_dense_weight, s.function_words_low,
+                                        s.function_words_high)
+            if dense and weight < 1.0:
+                cosines = self._cosines(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
+        fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=weight,
+                     saturation=s.bm25_saturation, cosines=cosines, scale=s.anchored_scale)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         bm25_rank = {cid: r for r, (cid, _) in enumerate(bm25, start=1)}
         return self._hits(conn, query, fused, k, per_file, dense_rank, bm25_rank, snippets)
@@ -179,6 +186,20 @@ class Searcher:
         rows = conn.execute(sql, (*by_ann, *params)).fetchall()
         ranked = sorted(((int(cid), by_ann[aid]) for cid, aid in rows), key=lambda r: -r[1])
         return ranked[:depth]
+
+    def _cosines(self, conn: Any, vector: np.ndarray, chunk_ids: set[int]) -> dict[int, float]:
+        """The exact cosine of each given chunk, from its stored embedding."""
+        if not chunk_ids:
+            return {}
+        ids = sorted(chunk_ids)
+        rows = conn.execute(f"SELECT id, embedding FROM chunks WHERE id IN "
+                            f"({','.join('?' * len(ids))})", ids).fetchall()
+        found = [(int(cid), from_blob(blob)) for cid, blob in rows]
+        found = [(cid, vec) for cid, vec in found if vec.shape[0] == vector.shape[0]]
+        if not found:
+            return {}
+        scores = np.vstack([vec for _, vec in found]) @ vector.astype(np.float32)
+        return {cid: float(score) for (cid, _), score in zip(found, scores, strict=True)}
 
     def _exact(self, conn: Any, vector: np.ndarray, depth: int, where: str,
                params: Sequence[Any]) -> list[tuple[int, float]]:

@@ -9,7 +9,7 @@ import pytest
 
 from app.core.config import MemorySettings
 from app.core.memory import fulltext
-from app.core.memory.fusion import fuse
+from app.core.memory.fusion import anchored, function_word_share, fuse, query_dense_weight
 from app.core.memory.ingest import Ingestor
 from app.core.memory.search import MARK_CLOSE, MARK_OPEN, Filters, Searcher, fallback_snippet
 from app.core.memory.vectors import VectorIndex
@@ -51,7 +51,7 @@ def test_keyword_hit_with_marked_snippet(searcher: Searcher, library: dict[str, 
     assert hits[0].to_json()["path"] == str(library["heron"])
 
 
-@pytest.mark.parametrize("method", ["convex", "rrf", "dense", "bm25"])
+@pytest.mark.parametrize("method", ["anchored", "convex", "rrf", "dense", "bm25"])
 def test_every_method_finds_the_obvious_file(searcher: Searcher, library: dict[str, Path],
                                              method: str) -> None:
     assert searcher.search("owls hunt mice", k=2, method=method)[0].path == library["owl"]
@@ -114,6 +114,56 @@ def test_fusion_methods() -> None:
     assert weak[0][0] == 1  # a weak lexical match barely moves the dense ranking
     with pytest.raises(ValueError):
         fuse("nope", dense, bm25, k=60, dense_weight=0.5, saturation=0)
+
+
+def test_function_word_share_and_the_query_dense_weight() -> None:
+    assert function_word_share("heron fish dawn") == 0.0
+    # 9 of its 11 words are function words: all but "back" and "branch"
+    assert function_word_share("how do I get back to the branch I was on") == pytest.approx(9 / 11)
+    assert function_word_share("") == 0.0
+    keywords = query_dense_weight("heron fish dawn", 0.5, 0.25, 0.6)
+    halfway = query_dense_weight("where the heron fishes", 0.5, 0.25, 0.6)  # share 0.5
+    question = query_dense_weight("how do I get back to the branch I was on", 0.5, 0.25, 0.6)
+    assert keywords == 0.5
+    assert 0.5 < halfway < 1.0
+    assert question == 1.0
+
+
+def test_anchored_fusion_charges_a_lexical_match_for_its_distance() -> None:
+    dense = [(1, 0.62), (2, 0.55), (3, 0.40)]
+    # 9 matches the query's words best but means something else (cosine 0.23); 8 matches
+    # them almost as well and is close to the dense top.
+    bm25 = [(9, 20.0), (8, 18.0), (2, 4.0)]
+    cosines = {9: 0.23, 8: 0.58}
+    scores = anchored(dense, bm25, cosines, dense_weight=0.5, scale=0.4, saturation=10.0)
+    assert scores[8] > scores[1] > scores[9]
+    ranked = fuse("anchored", dense, bm25, k=60, dense_weight=0.5, saturation=10.0,
+                  cosines=cosines, scale=0.4)
+    assert [c for c, _ in ranked][:2] == [8, 1]
+    # without a known cosine a BM25 candidate sits at the floor of the dense part
+    assert anchored(dense, [(7, 20.0)], {}, 0.5, 0.4, 10.0)[7] == pytest.approx(
+        -0.5 + 0.5 * 20 / 30)
+    # a weight of 1 is the dense ranking itself
+    assert fuse("anchored", dense, bm25, k=60, dense_weight=1.0, saturation=10.0,
+                cosines=cosines) == sorted(dense, key=lambda r: -r[1])
+    # no dense side (no embedding): BM25 alone decides
+    assert [c for c, _ in fuse("anchored", [], bm25, k=60, dense_weight=0.5,
+                               saturation=10.0)] == [9, 8, 2]
+
+
+def test_anchored_search_reads_exact_cosines_and_follows_dense_for_questions(
+        searcher: Searcher, library: dict[str, Path]) -> None:
+    conn = searcher.store.conn
+    vector = searcher.embedder.encode(["owls hunt mice"], query=True)[0]
+    every = {int(c) for (c,) in conn.execute("SELECT id FROM chunks")}
+    exact = dict(searcher._exact(conn, vector, len(every), "", []))
+    assert searcher._cosines(conn, vector, every) == pytest.approx(exact)
+    assert searcher._cosines(conn, vector, set()) == {}
+    question = "which of them is it that does the thing at night for me"
+    dense = [h.chunk_id for h in searcher.search(question, k=5, method="dense")]
+    assert [h.chunk_id for h in searcher.search(question, k=5, method="anchored")] == dense
+    hits = searcher.search("heron fish", k=3, method="anchored")
+    assert hits[0].path == library["heron"]
 
 
 def test_fallback_snippet_marks_words() -> None:
