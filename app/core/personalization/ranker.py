@@ -166,14 +166,18 @@ def raw_features(store: Any, hits: Sequence[Any]) -> list[RawFeatures]:
     marks = ",".join("?" * len(set(keys)))
     info = {str(k): (str(e or ""), int(m or 0)) for k, e, m in store.conn.execute(
         f"SELECT path, ext, mtime_ns FROM files WHERE path IN ({marks})", list(set(keys)))}
-    top = max((float(h.score) for h in hits), default=0.0)
+    # The fused score relative to the shown candidates (best 1, worst 0): fusion scores may be
+    # negative (anchored fusion charges a lexical match for its distance from the query).
+    scores = [float(h.score) for h in hits]
+    top, low = max(scores), min(scores)
+    span = top - low
     out = []
     for rank, (hit, key) in enumerate(zip(hits, keys, strict=True), start=1):
         ext, mtime = info.get(key, (Path(key).suffix.lower(), 0))
         dense = hit.ranks.get("dense") if hit.ranks else None
         bm25 = hit.ranks.get("bm25") if hit.ranks else None
         out.append(RawFeatures(
-            float(hit.score) / top if top > 0 else 0.0, 1.0 / rank,
+            (float(hit.score) - low) / span if span > 0 else 1.0, 1.0 / rank,
             1.0 / dense if dense else 0.0, 1.0 / bm25 if bm25 else 0.0,
             key.rsplit(os.sep, 1)[0] if os.sep in key else "", ext, key, mtime))
     return out

@@ -12,7 +12,7 @@ import pytest
 from app.core.assistant.conversations import Citation, Conversations
 from app.core.config import MemorySettings, PersonalizationSettings
 from app.core.memory.service import Memory
-from app.core.personalization.ranker import RerankingSearcher
+from app.core.personalization.ranker import RerankingSearcher, raw_features
 from app.core.personalization.ranker_training import RankerTrainer, labels
 from app.core.personalization.simulation import simulate
 from app.core.personalization.state import PersonalState
@@ -125,3 +125,17 @@ def test_untrained_or_switched_off_changes_nothing(world: dict[str, Any]) -> Non
     plain = world["memory"].searcher.search(query, k=5)
     assert [h.chunk_id for h in reranking.search(query, k=5)] == [h.chunk_id for h in plain]
     assert not world["trainer"].pending()  # no feedback yet: nothing to learn
+
+
+def test_relative_score_spans_the_shown_hits_even_when_fusion_scores_are_negative(
+        world: dict[str, Any]) -> None:
+    import dataclasses
+
+    hits = world["memory"].searcher.search("Creating an index", k=4)
+    assert len(hits) == 4
+    # anchored fusion charges a lexical match for its distance: its scores may be negative
+    shifted = [dataclasses.replace(h, score=s) for h, s in zip(hits, (0.4, -0.1, -0.3, -0.6),
+                                                                strict=True)]
+    assert [f.score for f in raw_features(world["store"], shifted)] == pytest.approx(
+        [1.0, 0.5, 0.3, 0.0])
+    assert raw_features(world["store"], shifted[:1])[0].score == 1.0
