@@ -137,5 +137,5 @@ def test_relative_score_spans_the_shown_hits_even_when_fusion_scores_are_negativ
     shifted = [dataclasses.replace(h, score=s) for h, s in zip(hits, (0.4, -0.1, -0.3, -0.6),
                                                                 strict=True)]
     assert [f.score for f in raw_features(world["store"], shifted)] == pytest.approx(
-        [1.0, 0.5, 0.3, 0.0])
+        [1.0, 0.55, 0.37, 0.1])  # TAIL_SCORE 0.1 for the worst
     assert raw_features(world["store"], shifted[:1])[0].score == 1.0
