@@ -61,13 +61,12 @@ def function_word_share(query: str) -> float:
     return sum(w in STOPWORDS for w in found) / len(found) if found else 0.0
 
 
-def query_dense_weight(query: str, base: float, low: float, high: float,
-                       top: float = 1.0) -> float:
-    """``base`` for a query of keywords, rising linearly to ``top`` as the function-word
-    share goes from ``low`` to ``high``."""
+def query_dense_weight(query: str, base: float, low: float, high: float) -> float:
+    """``base`` for a query of keywords, rising linearly to 1 (dense alone) as the
+    function-word share goes from ``low`` to ``high``."""
     share = function_word_share(query)
     ramp = min(1.0, max(0.0, (share - low) / max(high - low, 1e-6)))
-    return base + (top - base) * ramp
+    return base + (1.0 - base) * ramp
 
 
 def anchored(dense: Ranked, bm25: Ranked, cosines: Mapping[int, float], dense_weight: float,

@@ -193,28 +193,15 @@ class Searcher:
             return {}
         ids = sorted(chunk_ids)
         rows = conn.execute(f"SELECT id, embedding FROM chunks WHERE id IN "
-                            f"({','.join('?' * len(ids))})", ids).fetchall()
-        found = [(int(cid), from_blob(blob)) for cid, blob in rows]
-        found = [(cid, vec) for cid, vec in found if vec.shape[0] == vector.shape[0]]
-        if not found:
-            return {}
-        scores = np.vstack([vec for _, vec in found]) @ vector.astype(np.float32)
-        return {cid: float(score) for (cid, _), score in zip(found, scores, strict=True)}
+                            f"({','.join('?' * len(ids))})", ids)
+        found, scores = _score_rows(rows, vector)
+        return {cid: float(score) for cid, score in zip(found, scores, strict=True)}
 
     def _exact(self, conn: Any, vector: np.ndarray, depth: int, where: str,
                params: Sequence[Any]) -> list[tuple[int, float]]:
         sql = ("SELECT c.id, c.embedding FROM chunks c JOIN files f ON f.id = c.file_id"
                + (f" WHERE {where}" if where else ""))
-        ids: list[int] = []
-        rows: list[np.ndarray] = []
-        for cid, blob in conn.execute(sql, params):
-            vec = from_blob(blob)
-            if vec.shape[0] == vector.shape[0]:
-                ids.append(int(cid))
-                rows.append(vec)
-        if not ids:
-            return []
-        scores = np.vstack(rows) @ vector.astype(np.float32)
+        ids, scores = _score_rows(conn.execute(sql, params), vector)
         order = np.argsort(-scores, kind="stable")[:depth]
         return [(ids[i], float(scores[i])) for i in order]
 
@@ -261,6 +248,21 @@ class Searcher:
             hits.append(Hit(cid, key_to_path(key), score, heading, page, start, end, snippet,
                             text, {"dense": dense_rank.get(cid), "bm25": bm25_rank.get(cid)}))
         return hits
+
+
+def _score_rows(rows: Any, vector: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Chunk ids and the cosines of their stored embeddings, from ``(id, embedding)`` rows;
+    embeddings of another dimension (a re-embed in progress) are skipped."""
+    ids: list[int] = []
+    vecs: list[np.ndarray] = []
+    for cid, blob in rows:
+        vec = from_blob(blob)
+        if vec.shape[0] == vector.shape[0]:
+            ids.append(int(cid))
+            vecs.append(vec)
+    if not ids:
+        return [], np.zeros(0, dtype=np.float32)
+    return ids, np.vstack(vecs) @ vector.astype(np.float32)
 
 
 def fallback_snippet(text: str, query: str, words: int = SNIPPET_WORDS) -> str:

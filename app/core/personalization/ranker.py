@@ -186,9 +186,9 @@ def raw_features(store: Any, hits: Sequence[Any]) -> list[RawFeatures]:
         ext, mtime = info.get(key, (Path(key).suffix.lower(), 0))
         dense = hit.ranks.get("dense") if hit.ranks else None
         bm25 = hit.ranks.get("bm25") if hit.ranks else None
+        relative = TAIL_SCORE + (1 - TAIL_SCORE) * (float(hit.score) - low) / span if span else 1.0
         out.append(RawFeatures(
-            TAIL_SCORE + (1 - TAIL_SCORE) * (float(hit.score) - low) / span if span > 0
-            else 1.0, 1.0 / rank,
+            relative, 1.0 / rank,
             1.0 / dense if dense else 0.0, 1.0 / bm25 if bm25 else 0.0,
             key.rsplit(os.sep, 1)[0] if os.sep in key else "", ext, key, mtime))
     return out

@@ -3,6 +3,7 @@ simulated user's nDCG@10 on held-out queries (real store, real chroma, fake embe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,6 @@ def test_untrained_or_switched_off_changes_nothing(world: dict[str, Any]) -> Non
 
 def test_relative_score_spans_the_shown_hits_even_when_fusion_scores_are_negative(
         world: dict[str, Any]) -> None:
-    import dataclasses
-
     hits = world["memory"].searcher.search("Creating an index", k=4)
     assert len(hits) == 4
     # anchored fusion charges a lexical match for its distance: its scores may be negative
