@@ -89,8 +89,8 @@ def anchored(dense: Ranked, bm25: Ranked, cosines: Mapping[int, float], dense_we
 
 
 def fuse(method: str, dense: Ranked, bm25: Ranked, *, k: float, dense_weight: float,
-         saturation: float, cosines: Mapping[int, float] | None = None,
-         scale: float = 0.4) -> list[tuple[int, float]]:
+         saturation: float, scale: float,
+         cosines: Mapping[int, float] | None = None) -> list[tuple[int, float]]:
     """The fused ranking, best first (ties broken by chunk id for determinism).
     ``dense_weight`` is the query's own (``query_dense_weight``) for ``anchored``."""
     if method == "dense":

@@ -107,13 +107,14 @@ def test_search_works_while_the_ann_index_is_empty(store: Store, fake_embedder, 
 def test_fusion_methods() -> None:
     dense = [(1, 0.9), (2, 0.8), (3, 0.1)]
     bm25 = [(3, 12.0), (1, 6.0)]
-    assert [c for c, _ in fuse("rrf", dense, bm25, k=60, dense_weight=0.5, saturation=0)][0] == 1
-    convex = fuse("convex", dense, bm25, k=60, dense_weight=0.5, saturation=0)
+    common = {"k": 60, "dense_weight": 0.5, "scale": 0.4}
+    assert [c for c, _ in fuse("rrf", dense, bm25, saturation=0, **common)][0] == 1
+    convex = fuse("convex", dense, bm25, saturation=0, **common)
     assert {c for c, _ in convex} == {1, 2, 3}
-    weak = fuse("convex", dense, [(3, 0.01)], k=60, dense_weight=0.5, saturation=5.0)
+    weak = fuse("convex", dense, [(3, 0.01)], saturation=5.0, **common)
     assert weak[0][0] == 1  # a weak lexical match barely moves the dense ranking
     with pytest.raises(ValueError):
-        fuse("nope", dense, bm25, k=60, dense_weight=0.5, saturation=0)
+        fuse("nope", dense, bm25, saturation=0, **common)
 
 
 def test_function_word_share_and_the_query_dense_weight() -> None:
@@ -145,10 +146,10 @@ def test_anchored_fusion_charges_a_lexical_match_for_its_distance() -> None:
         -0.5 + 0.5 * 20 / 30)
     # a weight of 1 is the dense ranking itself
     assert fuse("anchored", dense, bm25, k=60, dense_weight=1.0, saturation=10.0,
-                cosines=cosines) == sorted(dense, key=lambda r: -r[1])
+                scale=0.4, cosines=cosines) == sorted(dense, key=lambda r: -r[1])
     # no dense side (no embedding): BM25 alone decides
     assert [c for c, _ in fuse("anchored", [], bm25, k=60, dense_weight=0.5,
-                               saturation=10.0)] == [9, 8, 2]
+                               saturation=10.0, scale=0.4)] == [9, 8, 2]
 
 
 def test_anchored_search_reads_exact_cosines_and_follows_dense_for_questions(
