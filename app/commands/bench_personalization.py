@@ -12,8 +12,6 @@ from other folders (``--controls``). ``--workdir`` keeps the indexed profile bet
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -64,7 +62,7 @@ def _fresh_feedback(store: Any) -> None:
 
 
 def cmd_bench_personalization(cli: Cli) -> int:
-    from app.commands.bench_retrieval import _open_profile
+    from app.commands.bench_retrieval import _open_profile, bench_workdir
     from app.core.assistant.conversations import Conversations
     from app.core.config import MemorySettings, PersonalizationSettings
     from app.core.memory.service import Memory
@@ -83,33 +81,30 @@ def cmd_bench_personalization(cli: Cli) -> int:
         raise CliError(f"--prefer {args.prefer} is not one of the --topics folders")
     if args.events <= 0:
         raise CliError("--events must be positive")
-    scratch = Path(tempfile.mkdtemp(prefix="familiar-bench-"))
-    workdir = args.workdir or scratch
-    workdir.mkdir(parents=True, exist_ok=True)
-    profile, _fresh = _open_profile(workdir)
-    memory = Memory(profile.home, profile.store, profile.subkey("vectors"), MemorySettings())
-    try:
-        files = sorted(p for p in corpus.rglob("*.md") if p.is_file())
-        started = time.perf_counter()
-        memory.ingestor.ingest([(p, None) for p in files])
-        ingest_s = time.perf_counter() - started
-        _fresh_feedback(profile.store)
-        settings = PersonalizationSettings()
-        reranking = RerankingSearcher(memory.searcher, profile.store, settings)
-        trainer = RankerTrainer(profile.store, lambda: memory.searcher, reranking,
-                                PersonalState(profile.store))
-        started = time.perf_counter()
-        result = simulate(corpus, topics, args.prefer, controls, memory.searcher, reranking,
-                          trainer, Conversations(profile.store), args.events, args.seed,
-                          progress=cli.info)
-        simulate_s = time.perf_counter() - started
-        lora = (_bench_lora(cli, profile, corpus / args.prefer, args.lora_model, args.lora_steps)
-                if args.lora_model is not None else None)
-    finally:
-        memory.close()
-        profile.lock()
-        if args.workdir is None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    with bench_workdir(args.workdir) as workdir:
+        profile, _fresh = _open_profile(workdir)
+        memory = Memory(profile.home, profile.store, profile.subkey("vectors"), MemorySettings())
+        try:
+            files = sorted(p for p in corpus.rglob("*.md") if p.is_file())
+            started = time.perf_counter()
+            memory.ingestor.ingest([(p, None) for p in files])
+            ingest_s = time.perf_counter() - started
+            _fresh_feedback(profile.store)
+            settings = PersonalizationSettings()
+            reranking = RerankingSearcher(memory.searcher, profile.store, settings)
+            trainer = RankerTrainer(profile.store, lambda: memory.searcher, reranking,
+                                    PersonalState(profile.store))
+            started = time.perf_counter()
+            result = simulate(corpus, topics, args.prefer, controls, memory.searcher, reranking,
+                              trainer, Conversations(profile.store), args.events, args.seed,
+                              progress=cli.info)
+            simulate_s = time.perf_counter() - started
+            lora = (_bench_lora(cli, profile, corpus / args.prefer, args.lora_model,
+                                args.lora_steps)
+                    if args.lora_model is not None else None)
+        finally:
+            memory.close()
+            profile.lock()
     r = result.to_json()
     payload = {"corpus": corpus.name, "prefer": args.prefer, "topics": topics,
                "controls": controls, "files": len(files), "ingest_s": round(ingest_s, 1),

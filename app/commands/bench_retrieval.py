@@ -15,6 +15,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,21 @@ def register_bench(bench_sub: Any, common: argparse.ArgumentParser) -> None:
                         help="then grow the store to N chunks with synthetic variants of its "
                              "chunks and time the searches again (latency at scale)")
     parser.set_defaults(handler=cmd_bench_retrieval)
+
+
+@contextmanager
+def bench_workdir(workdir: Path | None) -> Iterator[Path]:
+    """The folder a bench keeps its profile in: ``workdir`` as given (kept), or a temporary
+    folder that is removed afterwards."""
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        yield workdir
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="familiar-bench-"))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _open_profile(workdir: Path) -> Any:
@@ -73,52 +90,50 @@ def cmd_bench_retrieval(cli: Cli) -> int:
     if not data.queries:
         raise CliError(f"no judged queries for split {args.split!r}")
 
-    scratch = Path(tempfile.mkdtemp(prefix="familiar-bench-"))
-    workdir = args.workdir or scratch
-    workdir.mkdir(parents=True, exist_ok=True)
     settings = MemorySettings()
     if args.fusion:
         settings.fusion = args.fusion
-    profile, fresh = _open_profile(workdir)
-    memory = Memory(profile.home, profile.store, profile.subkey("vectors"), settings)
-    try:
-        if args.corpus_dir is not None:
-            mapping = evaluation.files_corpus(args.corpus_dir.resolve())
-        elif fresh or not (workdir / "docs").is_dir():
-            shutil.rmtree(workdir / "docs", ignore_errors=True)
-            mapping = evaluation.write_corpus(dataset, workdir / "docs")
-        else:
-            mapping = {p: d for p, d in zip(sorted((workdir / "docs").glob("*.md")),
-                                             (d for d, _, _ in evaluation.iter_corpus(dataset)),
-                                             strict=False)}
-        by_key = {str(p): d for p, d in mapping.items()}
-        started = time.perf_counter()
-        state = TaskState(on_progress=_progress(cli), min_interval=2.0)
-        outcomes = memory.ingestor.ingest([(p, None) for p in mapping], state)
-        ingest_s = time.perf_counter() - started
-        chunks = memory.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        searcher = memory.searcher
-        searcher.search("warm up the model", k=1)  # load the model before timing
-        results = {
-            method: evaluation.evaluate(searcher, data, lambda p: by_key.get(str(p)), method)
-            for method in ("dense", "bm25", settings.fusion)
-        }
-        app_timing = evaluation.time_app_searches(searcher, data)
-        padded: dict[str, Any] = {}
-        if args.pad_to > chunks:
-            cli.info(f"padding the store to {args.pad_to} chunks")
-            evaluation.pad_store(memory.store, memory.vectors, memory.embedder.name, args.pad_to)
-            total = memory.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            padded = {"chunks": total, "ann": memory.vectors.count()}
-            for method in (settings.fusion, "dense", "bm25"):
-                timing = evaluation.evaluate(searcher, data, lambda p: by_key.get(str(p)), method)
-                padded[method] = {"p50_ms": timing["p50_ms"], "p95_ms": timing["p95_ms"]}
-            padded["app"] = evaluation.time_app_searches(searcher, data)
-    finally:
-        memory.close()
-        profile.lock()
-        if args.workdir is None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    with bench_workdir(args.workdir) as workdir:
+        profile, fresh = _open_profile(workdir)
+        memory = Memory(profile.home, profile.store, profile.subkey("vectors"), settings)
+        try:
+            if args.corpus_dir is not None:
+                mapping = evaluation.files_corpus(args.corpus_dir.resolve())
+            elif fresh or not (workdir / "docs").is_dir():
+                shutil.rmtree(workdir / "docs", ignore_errors=True)
+                mapping = evaluation.write_corpus(dataset, workdir / "docs")
+            else:
+                mapping = {p: d for p, d in zip(sorted((workdir / "docs").glob("*.md")),
+                                                 (d for d, _, _ in evaluation.iter_corpus(dataset)),
+                                                 strict=False)}
+            by_key = {str(p): d for p, d in mapping.items()}
+            started = time.perf_counter()
+            state = TaskState(on_progress=_progress(cli), min_interval=2.0)
+            outcomes = memory.ingestor.ingest([(p, None) for p in mapping], state)
+            ingest_s = time.perf_counter() - started
+            chunks = memory.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            searcher = memory.searcher
+            searcher.search("warm up the model", k=1)  # load the model before timing
+            results = {
+                method: evaluation.evaluate(searcher, data, lambda p: by_key.get(str(p)), method)
+                for method in ("dense", "bm25", settings.fusion)
+            }
+            app_timing = evaluation.time_app_searches(searcher, data)
+            padded: dict[str, Any] = {}
+            if args.pad_to > chunks:
+                cli.info(f"padding the store to {args.pad_to} chunks")
+                evaluation.pad_store(memory.store, memory.vectors, memory.embedder.name,
+                                     args.pad_to)
+                total = memory.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+                padded = {"chunks": total, "ann": memory.vectors.count()}
+                for method in (settings.fusion, "dense", "bm25"):
+                    timing = evaluation.evaluate(searcher, data, lambda p: by_key.get(str(p)),
+                                                 method)
+                    padded[method] = {"p50_ms": timing["p50_ms"], "p95_ms": timing["p95_ms"]}
+                padded["app"] = evaluation.time_app_searches(searcher, data)
+        finally:
+            memory.close()
+            profile.lock()
     fused = results[settings.fusion]
     counts: dict[str, int] = {}
     for outcome in outcomes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,24 @@ def test_bench_retrieval_on_a_tiny_beir_folder(tmp_path: Path,
     assert payload["files"] == {"indexed": 5}
     assert payload["ndcg@10"] > 0.8 and payload["recall@100"] == 1.0
     assert payload["p95_ms"] >= payload["p50_ms"] > 0
+
+
+def test_bench_retrieval_keeps_the_workdir_and_leaves_no_temporary_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    dataset = write_beir(tmp_path / "tiny")
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    workdir = tmp_path / "work"
+    argv = ("bench", "retrieval", "--dataset", str(dataset), "--workdir", str(workdir))
+    code, first = run_json(capsys, *argv)
+    assert code == 0 and first["files"] == {"indexed": 5}
+    code, again = run_json(capsys, *argv)
+    assert code == 0 and again["files"] == {"unchanged": 5}  # the kept profile is reused
+    assert again["ndcg@10"] == first["ndcg@10"]
+    assert list(temp_root.iterdir()) == []
+    code, _ = run_json(capsys, "bench", "retrieval", "--dataset", str(dataset))
+    assert code == 0 and list(temp_root.iterdir()) == []
 
 
 def test_bench_retrieval_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
