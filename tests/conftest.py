@@ -90,6 +90,16 @@ def _no_network_attempts() -> Iterator[None]:
     assert not attempts, f"a test tried to leave the machine: {attempts}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache folder for the whole run, as one user's profiles share theirs: the ONNX form
+    of the bundled embedding model is exported once, not once per test home."""
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FAMILIAR_CACHE_DIR", str(cache))
+        yield cache
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own FAMILIAR_HOME so nothing touches the real profile."""

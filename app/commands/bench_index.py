@@ -2,7 +2,7 @@
 
 Indexes DIR into a fresh temporary profile through the real pipeline (reconcile, queue,
 extract, chunk, embed, store, ANN) on the index lane, then encodes the very same chunk texts
-directly with the same SentenceTransformer and batch size, on the same lane, in the same run
+directly with the same loaded model (onnxruntime or torch) and batch size, on the same lane, in the same run
 (right after the pipeline and again after the re-index; the mean is used). ``ratio`` = pipeline / raw chunks per
 second: near 1 means the pipeline is bound by embedding, not by our own overhead. Re-indexing
 the unchanged corpus is timed too (``reindex_unchanged_s``). The model is loaded and warmed,
@@ -28,6 +28,8 @@ def register_bench(bench_sub: Any, common: argparse.ArgumentParser) -> None:
     parser = bench_sub.add_parser("index", parents=[common],
                                   help="indexing chunks/s against raw embedding chunks/s")
     parser.add_argument("--corpus", required=True, type=Path, help="folder of files to index")
+    parser.add_argument("--embedding-backend", choices=("onnx", "torch"), default=None,
+                        help="override memory.embedding_backend for this run")
     parser.set_defaults(handler=cmd_bench_index)
 
 
@@ -40,8 +42,7 @@ def _chunk_texts(store: Any) -> list[str]:
 def _raw_encode(state: Any, embedder: Any, texts: list[str]) -> float:
     model = embedder.load()
     started = time.perf_counter()
-    model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True,
-                 convert_to_numpy=True, show_progress_bar=False)
+    model.encode(texts, embedder.batch_size, embedder.threads)
     return time.perf_counter() - started
 
 
@@ -56,6 +57,12 @@ def cmd_bench_index(cli: Cli) -> int:
     runtime = None
     try:
         profile, _code = Vault.create(scratch / "profile", passphrase=secrets.token_hex(16))
+        if cli.args.embedding_backend:
+            from app.core.settings_store import load_settings, save_settings
+
+            settings = load_settings(profile.store)
+            settings.memory.embedding_backend = cli.args.embedding_backend
+            save_settings(profile.store, settings)
         runtime = Runtime.start(profile)
         indexer = runtime.indexer
         embedder = runtime.memory.embedder
@@ -97,6 +104,7 @@ def cmd_bench_index(cli: Cli) -> int:
             "raw_encode_chunks_per_s": round(raw_rate, 1),
             "ratio": round(pipeline_rate / raw_rate, 3),
             "batch_size": embedder.batch_size,
+            "embedding_backend": str(getattr(embedder, "backend", "")),
             "peak_rss_mb": round(peak_kb / 1024 if sys.platform != "darwin" else peak_kb / 2**20, 1),
             "reindex_unchanged_s": round(reindex_s, 3),
             "reindex_fraction": round(reindex_s / pipeline_s, 4),

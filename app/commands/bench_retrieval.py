@@ -34,6 +34,8 @@ def register_bench(bench_sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep the temporary profile here and reuse it on the next run")
     parser.add_argument("--fusion", default=None, help="override memory.fusion for this run")
+    parser.add_argument("--embedding-backend", choices=("onnx", "torch"), default=None,
+                        help="override memory.embedding_backend for this run")
     parser.add_argument("--pad-to", type=int, default=0, metavar="N",
                         help="then grow the store to N chunks with synthetic variants of its "
                              "chunks and time the searches again (latency at scale)")
@@ -93,6 +95,8 @@ def cmd_bench_retrieval(cli: Cli) -> int:
     settings = MemorySettings()
     if args.fusion:
         settings.fusion = args.fusion
+    if args.embedding_backend:
+        settings.embedding_backend = args.embedding_backend
     with bench_workdir(args.workdir) as workdir:
         profile, fresh = _open_profile(workdir)
         memory = Memory(profile.home, profile.store, profile.subkey("vectors"), settings)
@@ -119,6 +123,7 @@ def cmd_bench_retrieval(cli: Cli) -> int:
                 for method in ("dense", "bm25", settings.fusion)
             }
             app_timing = evaluation.time_app_searches(searcher, data)
+            backend = str(getattr(memory.embedder, "backend", ""))
             padded: dict[str, Any] = {}
             if args.pad_to > chunks:
                 cli.info(f"padding the store to {args.pad_to} chunks")
@@ -144,7 +149,7 @@ def cmd_bench_retrieval(cli: Cli) -> int:
         "p50_ms": fused["p50_ms"], "p95_ms": fused["p95_ms"], "queries": fused["queries"],
         "docs": len(mapping), "chunks": chunks, "files": counts,
         "ingest_s": round(ingest_s, 1), "dense": results["dense"], "bm25": results["bm25"],
-        "app": app_timing,
+        "app": app_timing, "embedding_backend": backend,
     }
     if padded:
         payload["padded"] = padded

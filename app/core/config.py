@@ -35,6 +35,9 @@ class MemorySettings:
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = 64
     embedding_threads: int = 0  # 0: physical cores
+    # onnx: the bundled model on onnxruntime (same vectors, faster queries); torch: always
+    # sentence-transformers on torch. Other models always run on torch.
+    embedding_backend: str = "onnx"
     chunk_tokens: int = 200
     chunk_overlap_tokens: int = 24
     max_chunks_per_file: int = 3

@@ -26,6 +26,19 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """Files Familiar can make again from what it ships (the ONNX form of the embedding
+    model): ``$FAMILIAR_CACHE_DIR``, inside ``$FAMILIAR_HOME`` when that is set, or the
+    platform's cache folder. Never personal data."""
+    override = os.environ.get("FAMILIAR_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    home = os.environ.get("FAMILIAR_HOME")
+    if home:
+        return Path(home).expanduser() / "cache"
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 def models_dir() -> Path:
     """Model weights (not personal data, not encrypted): shared by profiles of this user."""
     override = os.environ.get("FAMILIAR_MODELS_DIR")

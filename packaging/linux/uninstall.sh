@@ -40,6 +40,9 @@ if command -v gtk-update-icon-cache >/dev/null 2>&1 && [ -f "$SHARE/icons/hicolo
   gtk-update-icon-cache -q -t "$SHARE/icons/hicolor" || true
 fi
 rm -rf "$APPDIR"
+# The cache holds only what the program made from its own files (the embedding model's ONNX
+# form): it goes with the program.
+rm -rf "${XDG_CACHE_HOME:-$HOME/.cache}/Familiar"
 echo "Removed Familiar from $APPDIR"
 
 if [ "$DELETE_DATA" = true ]; then

@@ -127,6 +127,8 @@ def test_index_and_search_offline(exe: Path, env: dict[str, str], tmp_path: Path
     hits = result["hits"]
     assert isinstance(hits, list) and hits
     assert Path(hits[0]["path"]).name == "otters.md"
+    # The bundled model ran on onnxruntime: its export was made (and checked) in the cache.
+    assert list((Path(env["FAMILIAR_HOME"]) / "cache" / "embedders").glob("*.onnx"))
     # The bundle's store is encrypted too: the marker never reaches the profile folder.
     assert scan(Path(env["FAMILIAR_HOME"]), text_patterns(MARKER)) == []
 

@@ -61,6 +61,9 @@ def test_install_then_uninstall(tmp_path: Path) -> None:
     autostart_entry = home / ".config/autostart/familiar.desktop"
     autostart_entry.parent.mkdir(parents=True)
     autostart_entry.write_text("[Desktop Entry]\n")
+    cache = home / ".cache/Familiar/embedders"
+    cache.mkdir(parents=True)
+    (cache / "all-MiniLM-L6-v2-0123.onnx").write_bytes(b"onnx")
 
     result = run(appdir / "uninstall.sh", home=home)
     assert result.returncode == 0, result.stderr
@@ -68,6 +71,7 @@ def test_install_then_uninstall(tmp_path: Path) -> None:
     assert not (prefix / "bin" / "familiar").exists()
     assert not list((prefix / "share/icons").rglob("familiar.*"))
     assert not autostart_entry.exists()
+    assert not cache.parent.exists(), "the program's cache goes with the program"
     assert (data / "profile.json").exists(), "uninstall must keep the data unless asked"
 
 

@@ -32,6 +32,17 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 Vectors = npt.NDArray[np.float32]
 
 
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes of a command-line argument or a file
+    name, kept by Python as U+DC80-U+DCFF) replaced by U+FFFD: tokenizers and SQLite accept
+    only valid Unicode."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+
+
 def longest_first_batches(texts: Sequence[str], size: int) -> list[list[int]]:
     """Indexes of ``texts`` in batches of ``size``, longest texts first (as
     sentence-transformers orders one call), so each batch pads little."""
@@ -109,14 +120,22 @@ def physical_cores() -> int:
 
 
 class SentenceEmbedder:
-    """A sentence-transformers model, loaded on first ``encode`` (or ``load``)."""
+    """A sentence-transformers model, loaded on first ``encode`` (or ``load``).
+
+    With ``backend="onnx"`` (the default) the bundled model runs on onnxruntime
+    (``onnx_backend``: exported once into ``cache_dir`` and checked against torch); any other
+    model, ``backend="torch"``, or an export that fails runs on torch as sentence-transformers.
+    """
 
     def __init__(self, model: str = BUNDLED_MODEL, batch_size: int = 64, threads: int = 0,
-                 device: str = "cpu"):
+                 device: str = "cpu", backend: str = "onnx", cache_dir: Path | None = None):
         self._model_name = model
         self.batch_size = max(1, batch_size)
         self.threads = threads if threads > 0 else physical_cores()
         self.device = device
+        self.requested_backend = backend
+        self.cache_dir = cache_dir
+        self.backend = ""  # "onnx" or "torch" once loaded
         self._model: Any = None
         self._dim: int | None = None
         self._lock = threading.Lock()
@@ -141,26 +160,40 @@ class SentenceEmbedder:
         if self._model is None:
             quiet_hub()
             calm_openmp()
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            torch.set_num_threads(self.threads)
-            _quiet_progress_bars()
-            try:
-                self._model = SentenceTransformer(resolve_model(self._model_name),
-                                                  device=self.device)
-            except (OSError, ValueError) as exc:
-                raise EmbedderUnavailable(
-                    f"the embedding model {self._model_name!r} cannot be loaded offline "
-                    f"({type(exc).__name__}); download it first or pick another in settings"
-                ) from exc
-            getter = (getattr(self._model, "get_embedding_dimension", None)
-                      or self._model.get_sentence_embedding_dimension)
-            dim = getter()
-            self._dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
+            onnx = self._load_onnx()
+            if onnx is not None:
+                self._model, self._dim, self.backend = onnx, onnx.dim, "onnx"
+                freeze_long_lived()
+                log.info("embedding model loaded (dim %d, %d threads, onnxruntime)", self._dim,
+                         self.threads)
+                return self._model
+            self._model = _TorchModel.load(resolve_model(self._model_name), self.device,
+                                           self.threads)
+            self._dim, self.backend = self._model.dim, "torch"
             freeze_long_lived()  # the model's objects live as long as it: keep GC off them
-            log.info("embedding model loaded (dim %d, %d threads)", self._dim, self.threads)
+            log.info("embedding model loaded (dim %d, %d threads, torch)", self._dim,
+                     self.threads)
         return self._model
+
+    def _load_onnx(self) -> Any:
+        """The ONNX form of the bundled model, or None (another model, torch asked for, or
+        no working export: the reason is logged and torch is used)."""
+        if self.requested_backend != "onnx" or self.device != "cpu":
+            return None
+        if self._model_name not in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}"):
+            return None
+        model_dir = bundled_model_path()
+        if model_dir is None:
+            return None
+        from app.core.memory import onnx_backend
+        from app.core.paths import cache_dir
+
+        try:
+            return onnx_backend.load(model_dir, BUNDLED_MODEL,
+                                     self.cache_dir or cache_dir() / "embedders", self.threads)
+        except (onnx_backend.OnnxUnavailable, OSError) as exc:
+            log.warning("embedding model on torch: no ONNX form (%s)", exc)
+            return None
 
     @property
     def dim(self) -> int:
@@ -176,6 +209,7 @@ class SentenceEmbedder:
     def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts = [valid_text(t) for t in texts]
         if query:
             return self._encode_query(list(texts))
         # One batch per lock hold, so a query waits for at most one batch of a bulk encoding.
@@ -203,19 +237,49 @@ class SentenceEmbedder:
                 self._queries_done.notify_all()
 
     def _run(self, model: Any, texts: list[str], threads: int) -> Vectors:
-        """One encoding under the lock, on ``threads`` torch threads."""
-        self._set_threads(threads)
-        out = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
-        return np.ascontiguousarray(out, dtype=np.float32)
-
-    @staticmethod
-    def _set_threads(count: int) -> None:
-        import torch
-
-        if torch.get_num_threads() != count:
-            torch.set_num_threads(count)
+        """One encoding under the lock, on ``threads`` torch threads (onnxruntime: the
+        session's own, ``self.threads``)."""
+        return model.encode(texts, self.batch_size, threads)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         with self._lock:
             self._model = None
+            self.backend = ""
+
+
+class _TorchModel:
+    """A SentenceTransformer with the ``encode(texts, batch_size, threads)`` of
+    ``onnx_backend.OnnxModel``."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.max_seq_length = int(getattr(model, "max_seq_length", 256) or 256)
+        getter = (getattr(model, "get_embedding_dimension", None)
+                  or model.get_sentence_embedding_dimension)
+        dim = getter()
+        self.dim = int(dim) if dim else int(self.encode(["x"], 1).shape[1])
+
+    @classmethod
+    def load(cls, name: str, device: str, threads: int) -> _TorchModel:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        _quiet_progress_bars()
+        try:
+            return cls(SentenceTransformer(name, device=device))
+        except (OSError, ValueError) as exc:
+            raise EmbedderUnavailable(
+                f"the embedding model {name!r} cannot be loaded offline "
+                f"({type(exc).__name__}); download it first or pick another in settings"
+            ) from exc
+
+    def encode(self, texts: Sequence[str], batch_size: int, threads: int = 0) -> Vectors:
+        if threads > 0:
+            import torch
+
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+        out = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(out, dtype=np.float32)

@@ -25,7 +25,7 @@ VECTORS_DIR = "vectors"
 
 def make_embedder(settings: MemorySettings) -> SentenceEmbedder:
     return SentenceEmbedder(settings.embedding_model, settings.embedding_batch_size,
-                            settings.embedding_threads)
+                            settings.embedding_threads, backend=settings.embedding_backend)
 
 
 class Memory:
