@@ -59,6 +59,9 @@ class MemorySettings:
     # BM25 queries only the rarest query terms whose document counts sum to at most this
     # (search latency at 100k chunks; collections below this size are never affected).
     bm25_postings_budget: int = 5000
+    # A one-word query whose word occurs in at most this many chunks is a lookup: those
+    # chunks come first (in fused order). 0: off.
+    lookup_max_matches: int = 10
 
 
 @dataclass

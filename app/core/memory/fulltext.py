@@ -121,6 +121,23 @@ def bm25_search(conn: Any, query: str, limit: int, where: str = "", params: Sequ
     return [(int(r[0]), -float(r[1])) for r in rows]
 
 
+def lookup_matches(conn: Any, query: str, limit: int, where: str = "",
+                   params: Sequence[Any] = ()) -> list[int]:
+    """A one-word query as a lookup: the chunks holding that word (its stem, as FTS5 sees
+    it) when there are at most ``limit`` of them; [] when the query has more words (pinning
+    the chunks that hold every word of a two- or three-word query lowered msmarco-5k, see
+    docs/memory.md), the word occurs nowhere, or it is common (then ranking is the fusion's
+    job)."""
+    terms = query_terms(query)
+    if len(terms) != 1 or limit <= 0:
+        return []
+    join = "JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id" if where else ""
+    sql = (f"SELECT chunks_fts.rowid FROM chunks_fts {join} WHERE chunks_fts MATCH ? "
+           f"{('AND ' + where) if where else ''} LIMIT ?")
+    rows = conn.execute(sql, (_expression(terms), *params, limit + 1)).fetchall()
+    return [int(r[0]) for r in rows] if len(rows) <= limit else []
+
+
 def snippets(conn: Any, query: str, chunks: dict[int, tuple[str, str]], open_mark: str,
              close_mark: str, tokens: int = 24) -> dict[int, str]:
     """FTS5 snippets (matching words marked) for the given ``{chunk_id: (heading, text)}``

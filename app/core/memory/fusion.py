@@ -107,3 +107,21 @@ def fuse(method: str, dense: Ranked, bm25: Ranked, *, k: float, dense_weight: fl
     else:
         raise ValueError(f"unknown fusion method {method!r}")
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def lookup_first(fused: Ranked, matches: Sequence[int]) -> list[tuple[int, float]]:
+    """``fused`` with the chunks of a lookup (``fulltext.lookup_matches``: the few chunks
+    holding a one-word query's word) moved to the front, in their fused order. A word that
+    occurs in a handful of chunks is what the user is looking for, whatever the embedding
+    thinks of chunks without it (an identifier, a name, a code). Scores stay monotonic: the
+    moved chunks get the best score plus their rank distance."""
+    if not matches:
+        return list(fused)
+    wanted = set(matches)
+    head = [item for item in fused if item[0] in wanted]
+    present = {cid for cid, _ in head}
+    head += [(cid, float("-inf")) for cid in matches if cid not in present]
+    tail = [item for item in fused if item[0] not in wanted]
+    top = max((score for _, score in tail), default=0.0)
+    return [(cid, top + len(head) - rank) for rank, (cid, _) in enumerate(head)] + tail
+

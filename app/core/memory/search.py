@@ -21,7 +21,7 @@ import numpy as np
 from app.core.config import MemorySettings
 from app.core.memory import fulltext
 from app.core.memory.embedder import Embedder
-from app.core.memory.fusion import fuse, query_dense_weight
+from app.core.memory.fusion import fuse, lookup_first, query_dense_weight
 from app.core.memory.ingest import from_blob
 from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
 from app.core.memory.vectors import VectorIndex
@@ -58,6 +58,9 @@ class Filters:
         return " AND ".join(parts), params
 
 
+PARAGRAPH_NUMBERED = frozenset((".docx", ".odt"))  # line ranges there are paragraph numbers
+
+
 @dataclass(frozen=True)
 class Hit:
     chunk_id: int
@@ -73,14 +76,18 @@ class Hit:
 
     @property
     def location(self) -> str:
-        """How to cite the hit: "page 12", "Setup > Linux", "lines 3-9"."""
+        """How to cite the hit: "page 12", "Setup > Linux", "lines 3-9" ("paragraphs 3-9" in
+        a word-processor document, whose extractor numbers paragraphs, not lines)."""
         parts = []
         if self.page is not None:
             parts.append(f"page {self.page}")
         if self.heading:
             parts.append(self.heading)
         if not parts and self.line_start is not None:
-            parts.append(f"lines {self.line_start}-{self.line_end}")
+            unit = "paragraphs" if self.path.suffix.lower() in PARAGRAPH_NUMBERED else "lines"
+            span = (str(self.line_start) if self.line_end in (None, self.line_start)
+                    else f"{self.line_start}-{self.line_end}")
+            parts.append(f"{unit[:-1] if span.isdigit() else unit} {span}")
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -118,18 +125,20 @@ class Searcher:
         conn = self.store.conn
         dense: list[tuple[int, float]] = []
         bm25: list[tuple[int, float]] = []
-        lexical: Future[list[tuple[int, float]]] | None = None
+        lookup: list[int] = []
+        lexical: Future[tuple[list[tuple[int, float]], list[int]]] | None = None
         if method != "dense":
             # BM25 runs on the searcher's own thread (its own store connection) while this
             # one embeds the query and asks the ANN index: both release the GIL.
-            lexical = self._aside().submit(self._bm25, query, depth, where, params)
+            lexical = self._aside().submit(self._lexical, query, depth, where, params,
+                                           method != "bm25")
         try:
             if method != "bm25":
                 vector = self.embedder.encode([query], query=True)[0]
                 dense = self._dense(conn, vector, depth, where, params)
         finally:
             if lexical is not None:
-                bm25 = lexical.result()
+                bm25, lookup = lexical.result()
         weight = s.dense_weight
         cosines: dict[int, float] = {}
         if method == "anchored":
@@ -139,6 +148,7 @@ class Searcher:
                 cosines = self._cosines(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
         fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=weight,
                      saturation=s.bm25_saturation, cosines=cosines, scale=s.anchored_scale)
+        fused = lookup_first(fused, lookup)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         bm25_rank = {cid: r for r, (cid, _) in enumerate(bm25, start=1)}
         return self._hits(conn, query, fused, k, per_file, dense_rank, bm25_rank, snippets)
@@ -150,11 +160,16 @@ class Searcher:
                                                     thread_name_prefix="search-lexical")
             return self._executor
 
-    def _bm25(self, query: str, depth: int, where: str,
-              params: Sequence[Any]) -> list[tuple[int, float]]:
+    def _lexical(self, query: str, depth: int, where: str, params: Sequence[Any],
+                 lookup: bool) -> tuple[list[tuple[int, float]], list[int]]:
+        """BM25's candidates and, for a fused ranking, the chunks of a one-word lookup."""
         s = self.settings
-        return fulltext.bm25_search(self.store.conn, query, depth, where, params,
-                                    s.bm25_heading_weight, 1.0, s.bm25_postings_budget)
+        conn = self.store.conn
+        ranked = fulltext.bm25_search(conn, query, depth, where, params,
+                                      s.bm25_heading_weight, 1.0, s.bm25_postings_budget)
+        found = (fulltext.lookup_matches(conn, query, s.lookup_max_matches, where, params)
+                 if lookup and ranked else [])
+        return ranked, found
 
     def close(self) -> None:
         """Stop the lexical thread (its store connection closes with the store)."""

@@ -9,9 +9,15 @@ import pytest
 
 from app.core.config import MemorySettings
 from app.core.memory import fulltext
-from app.core.memory.fusion import anchored, function_word_share, fuse, query_dense_weight
+from app.core.memory.fusion import (
+    anchored,
+    function_word_share,
+    fuse,
+    lookup_first,
+    query_dense_weight,
+)
 from app.core.memory.ingest import Ingestor
-from app.core.memory.search import MARK_CLOSE, MARK_OPEN, Filters, Searcher, fallback_snippet
+from app.core.memory.search import MARK_CLOSE, MARK_OPEN, Filters, Hit, Searcher, fallback_snippet
 from app.core.memory.vectors import VectorIndex
 from app.core.profile.store import Store
 
@@ -217,3 +223,55 @@ def test_search_runs_bm25_beside_the_dense_half_and_closes(searcher: Searcher,
     searcher.close()  # idempotent
     assert searcher.search("heron fish", k=3)[0].path == library["heron"]  # restarts on demand
     searcher.close()
+
+
+def test_lookup_first_moves_the_lookup_chunks_ahead_in_fused_order() -> None:
+    fused = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
+    assert lookup_first(fused, []) == fused
+    moved = lookup_first(fused, [4, 2])
+    assert [cid for cid, _ in moved] == [2, 4, 1, 3]
+    scores = [score for _, score in moved]
+    assert scores == sorted(scores, reverse=True) and scores[1] > 0.9
+
+
+def test_a_rare_word_is_found_first_whatever_the_embedding_says(
+        store: Store, real_embedder, vectors: VectorIndex, docs: Path,  # type: ignore[no-untyped-def]
+        settings: MemorySettings) -> None:
+    import random
+
+    rng = random.Random(8)
+    vocabulary = ("river mountain engine copper violin harvest lantern meadow signal archive "
+                  "ledger compass orchard beacon quarry velvet").split()
+    paths = []
+    for i in range(20):
+        body = " ".join(rng.choice(vocabulary) for _ in range(120))
+        extra = "\n\nzetaedit77 appended\n" if i == 7 else "\n"
+        paths.append(write(docs / f"g{i:02d}.md", f"# Note {i}\n\n## Section 0\n{body}.{extra}"))
+    ingestor = Ingestor(store, real_embedder, vectors, settings)
+    assert all(o.status == "indexed" for o in ingestor.ingest([(p, None) for p in paths]))
+    searcher = Searcher(store, real_embedder, vectors, settings)
+    try:
+        # The dense side ranks bare "Note N" title chunks above the one chunk with the word.
+        assert "zetaedit77" not in searcher.search("zetaedit77", k=5, method="dense")[0].text
+        hits = searcher.search("zetaedit77", k=5)
+        assert hits[0].path == paths[7] and "**zetaedit77**" in hits[0].snippet
+        off = Searcher(store, real_embedder, vectors, MemorySettings(lookup_max_matches=0))
+        assert "zetaedit77" not in off.search("zetaedit77", k=5)[0].text  # no lookup rule
+        off.close()
+        # A common word is no lookup: 20 chunks hold "note", more than lookup_max_matches.
+        assert fulltext.lookup_matches(store.conn, "note", settings.lookup_max_matches) == []
+        assert len(fulltext.lookup_matches(store.conn, "zetaedit77", 10)) == 1
+        assert fulltext.lookup_matches(store.conn, "zetaedit77 appended", 10) == []
+    finally:
+        searcher.close()
+
+
+def test_a_hit_cites_lines_or_paragraphs_as_its_extractor_numbered_them() -> None:
+    def hit(name: str, start: int | None, end: int | None, page: int | None = None) -> Hit:
+        return Hit(1, Path(name), 1.0, "", page, start, end, "", "")
+
+    assert hit("notes.md", 3, 9).location == "lines 3-9"
+    assert hit("notes.md", 3, 3).location == "line 3"
+    assert hit("report.docx", 3, 9).location == "paragraphs 3-9"
+    assert hit("report.odt", 4, 4).location == "paragraph 4"
+    assert hit("report.pdf", None, None, page=2).location == "page 2"
