@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from app import __version__
 from app.commands.base import Cli, CliError
@@ -34,14 +35,35 @@ COMMAND_MODULES = (
 )
 
 
+class UsageError(Exception):
+    """An argument argparse refused; ``main`` reports it under the contract, not argparse."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing its usage and exiting, so a bad argument
+    becomes the same one-line error (one JSON object with --json) as any other. Subparsers
+    are built with the parent's class, so every command inherits this."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser = argparse.ArgumentParser(
+    # --json is accepted before or after the command: the subcommands' copy has no default,
+    # so `familiar --json search x` is not reset to False by the search parser.
+    common = Parser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON object on stdout")
+    parser = Parser(
         prog="familiar",
         description="Familiar: a private assistant with a local model and your own files.",
-        parents=[common],
     )
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--tray", action="store_true",
                         help="start in the tray (the window stays closed after unlocking)")
@@ -59,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed its one-line usage error
+    except UsageError as exc:
+        # "--json" anywhere (even after "--") says the caller reads stdout as JSON.
+        line = f"{exc.message} (see '{exc.prog} --help')"
+        return Cli(argparse.Namespace(json="--json" in argv)).fail(line, 2)
+    except SystemExit as exc:  # --help printed its text
         return int(exc.code or 0)
     if args.version:
         if args.json:

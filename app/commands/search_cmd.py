@@ -5,6 +5,7 @@ matching words marked."""
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,14 +13,19 @@ from typing import Any
 
 from app.commands.base import Cli, CliError, add_command
 
+log = logging.getLogger(__name__)
 _RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = add_command(sub, common, "search", cmd_search, "search your indexed files")
-    parser.add_argument("query", help="what to look for (words or a question)")
+    parser.epilog = ('A query that begins with "-" goes after "--", the options before it: '
+                     "familiar search --json -k 5 -- -tomato")
+    parser.add_argument("query", help='what to look for (words or a question); put "--" '
+                                      'before a query that begins with "-"')
     parser.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
-    parser.add_argument("--folder", type=Path, default=None, help="only files below this folder")
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="only files below this folder (a watched folder or inside one)")
     parser.add_argument("--type", dest="types", action="append", default=[],
                         help="only this file type, e.g. pdf or .md (repeatable)")
     parser.add_argument("--since", default=None,
@@ -44,6 +50,43 @@ def parse_since(text: str, now: datetime | None = None) -> int:
     return int(moment.timestamp() * 1_000_000_000)
 
 
+def check_types(values: list[str]) -> tuple[str, ...]:
+    """``--type`` values as extensions (".md"); each must be one Familiar can index."""
+    from app.core.memory.extract import supported_extensions
+
+    supported = supported_extensions()
+    exts: list[str] = []
+    for value in values:
+        ext = "." + value.strip().lower().lstrip(".")
+        if ext not in supported:
+            names = ", ".join(sorted(e.lstrip(".") for e in supported))
+            raise CliError(f"--type {value!r}: not a file type Familiar indexes; use one of: "
+                           f"{names}")
+        exts.append(ext)
+    return tuple(dict.fromkeys(exts))
+
+
+def check_folder(given: Path, watched: list[Any]) -> None:
+    """``--folder`` must be a folder that overlaps a watched one (inside it, or holding it).
+    A path that is gone is accepted only inside a watched folder that is unavailable (not
+    mounted), whose index is kept and still searchable."""
+    from app.core.indexing.library import normalize
+
+    folder = normalize(given)
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--folder {given}: not a folder")
+    if not folder.is_dir():
+        if not any(w.contains(folder) and not w.available() for w in watched):
+            raise CliError(f"--folder {given}: no such folder")
+        return
+    mine = {folder, folder.resolve()}
+    for w in watched:
+        roots = {w.path, w.path.resolve()}
+        if any(a.is_relative_to(b) or b.is_relative_to(a) for a in mine for b in roots):
+            return
+    raise CliError(f"--folder {given}: not inside a watched folder (see 'familiar folders list')")
+
+
 def cmd_search(cli: Cli) -> int:
     from app.core.memory.search import Filters
 
@@ -54,11 +97,19 @@ def cmd_search(cli: Cli) -> int:
         raise CliError("-k must be between 1 and 1000")
     filters = Filters(
         folder=args.folder.expanduser().resolve() if args.folder else None,
-        types=tuple(t for t in args.types if t.strip(".")),
+        types=check_types(args.types),
         since_ns=parse_since(args.since) if args.since else None,
     )
     runtime = cli.runtime()
+    if args.folder is not None:
+        check_folder(args.folder, runtime.indexer.library.folders())
     memory = runtime.memory
+    # No indexer runs in this process to repair the ANN index at start-up (the app's does), so
+    # repair it here, on the index lane (its single writer), before searching.
+    try:
+        runtime.lanes.index.run(memory.repair_ann)
+    except Exception as exc:  # search still answers (BM25, exact dense up to 20,000 chunks)
+        log.warning("vector index not repaired (%s); searching without it", type(exc).__name__)
     hits = runtime.lanes.io.run(lambda _state: memory.searcher.search(args.query, args.k, filters))
     payload = {"query": args.query, "k": args.k, "hits": [h.to_json() for h in hits]}
     if not hits:

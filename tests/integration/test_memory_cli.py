@@ -44,6 +44,7 @@ def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict
     os.utime(files["old"], (1_500_000_000, 1_500_000_000))
     runtime = Runtime.start(profile)
     try:
+        runtime.indexer.library.add(notes)  # --folder must lie in a watched folder
         outcomes = runtime.lanes.index.run(
             lambda state: runtime.memory.ingestor.ingest([(p, None) for p in files.values()],
                                                          state))
@@ -68,6 +69,43 @@ def test_search_json_hits_and_filters(indexed: dict[str, Path],
     assert str(indexed["old"]) not in {h["path"] for h in payload["hits"]}
     code, payload = run_json(capsys, "search", "visa", "--folder",
                              str(indexed["visa"].parent))
+    assert {h["path"] for h in payload["hits"]} == {str(indexed["visa"])}
+
+
+def test_search_filter_values_are_checked(indexed: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, payload = run_json(capsys, "search", "visa", "--type", "zzz")
+    assert code == 2 and "--type 'zzz'" in payload["error"]
+    assert " md," in payload["error"] and " pdf," in payload["error"]
+    code, payload = run_json(capsys, "search", "visa", "--type", ".")
+    assert code == 2 and "--type '.'" in payload["error"]
+    code, payload = run_json(capsys, "search", "visa", "--folder", "/does/not/exist")
+    assert code == 2 and payload["error"] == "--folder /does/not/exist: no such folder"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(elsewhere))
+    assert code == 2 and "not inside a watched folder" in payload["error"]
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(indexed["pasta"]))
+    assert code == 2 and "not a folder" in payload["error"]
+    # A supported type, or a watched folder, with nothing in it is still an empty success.
+    code, payload = run_json(capsys, "search", "visa", "--type", "pdf")
+    assert code == 0 and payload["hits"] == []
+    empty = indexed["pasta"].parent / "empty"
+    empty.mkdir()
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(empty))
+    assert code == 0 and payload["hits"] == []
+    # A folder holding the watched one narrows nothing away; types are case-blind.
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(tmp_path), "--type", ".MD")
+    assert code == 0
+    assert {h["path"] for h in payload["hits"]} == {str(indexed["visa"]), str(indexed["old"])}
+
+
+def test_search_folder_of_an_unmounted_library_keeps_its_index(
+        indexed: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    notes = indexed["pasta"].parent
+    notes.rename(notes.with_name("unplugged"))  # as a drive that is not mounted
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(notes / "travel"))
+    assert code == 0, payload
     assert {h["path"] for h in payload["hits"]} == {str(indexed["visa"])}
 
 

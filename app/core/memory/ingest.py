@@ -328,7 +328,12 @@ class Ingestor:
             if _get_meta(self.store.conn, META_MODEL) not in (None, name):
                 # Another model's vectors (maybe another dimension): start the index again;
                 # it fills with this model's chunks, ``reembed_all`` brings the rest.
-                self.vectors.reset()
+                try:
+                    self.vectors.reset()
+                except Exception as exc:  # a damaged index folder: start it from nothing
+                    log.warning("vector index unreadable (%s); starting it again",
+                                type(exc).__name__)
+                    self.vectors.wipe()
                 with self.store.transaction() as tx:
                     _set_meta(tx, META_MODEL, name)
             self.check_ann()

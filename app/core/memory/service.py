@@ -17,6 +17,7 @@ from app.core.memory.ingest import Ingestor
 from app.core.memory.search import Searcher
 from app.core.memory.vectors import EphemeralVectors, VectorIndex
 from app.core.profile.store import Store
+from app.core.tasks import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,14 @@ class Memory:
             self.vectors.prepare(self.embedder.dim)
         except EmbedderUnavailable as exc:
             log.warning("embedding model not loaded at warm-up: %s", exc)
+
+    def repair_ann(self, _state: TaskState | None = None) -> None:
+        """Index lane only (the ANN index's single writer): rebuild the ANN index from
+        store.db when it is missing, unreadable or differs from the store (cheap when it is
+        consistent). The app's indexer does this at start-up; a process that searches without
+        starting the indexer (the CLI) calls it before its first search, or a deleted index
+        stays empty and a collection of more than 20,000 chunks gets no dense results."""
+        self.ingestor.ensure_ann()
 
     def ephemeral(self, purpose: str) -> EphemeralVectors:
         """A new in-memory collection (conversations, memories), closed with this service."""

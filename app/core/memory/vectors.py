@@ -61,6 +61,41 @@ def chroma_settings(persistent: bool, path: Path | None = None) -> Any:
     return settings
 
 
+def forget_system(folder: Path, force: bool = False) -> bool:
+    """Drop chromadb's cached system for a persistent folder; True when there was one.
+
+    chromadb (``SharedSystemClient``) keeps one system per persist directory for the whole
+    process and hands it to every later client of that path. A system whose start failed (a
+    damaged chroma.sqlite3: "file is not a database") is cached all the same, never started,
+    so every later client of the path fails ("'RustBindingsAPI' object has no attribute
+    'bindings'") even after the folder was wiped. ``clear_system_cache`` would drop the
+    in-memory collections' system too, so only this path's entry goes, and only when no
+    client holds it (unless ``force``: the folder is being deleted)."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient as shared
+    except ImportError:
+        return False
+    systems: dict[str, Any] | None = getattr(shared, "_identifier_to_system", None)
+    refcounts: dict[str, int] | None = getattr(shared, "_identifier_to_refcount", None)
+    lock = getattr(shared, "_refcount_lock", None)
+    if systems is None or refcounts is None or lock is None:
+        return False
+    identifier = str(folder)
+    with lock:
+        if not force and refcounts.get(identifier, 0) > 0:
+            return False
+        system = systems.pop(identifier, None)
+        refcounts.pop(identifier, None)
+    if system is None:
+        return False
+    for component in reversed(list(system.components())):  # whatever did start
+        try:
+            component.stop()
+        except Exception:  # a component that never started has nothing to stop
+            pass
+    return True
+
+
 # chromadb's Rust bindings hold the GIL for a whole upsert/delete call (a 256-row upsert kept
 # every other Python thread, the GUI's included, waiting ~130 ms here). Writes go in small
 # batches so the GUI thread gets to draw between them.
@@ -134,7 +169,7 @@ class VectorIndex(_Collection):
         self._rotations: dict[int, Matrix] = {}
         self._client = None
         self._collection = None
-        self._open_lock = threading.Lock()
+        self._open_lock = threading.RLock()
         self.created = False  # True when open() found no index (a rebuild is due)
 
     def open(self) -> VectorIndex:
@@ -144,11 +179,16 @@ class VectorIndex(_Collection):
 
                 self.created = not self.folder.exists()
                 self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._client = chromadb.PersistentClient(
-                    path=str(self.folder), settings=chroma_settings(True, self.folder)
-                )
-                self._collection = self._client.get_or_create_collection(COLLECTION,
-                                                                         metadata=_HNSW)
+                try:
+                    self._client = chromadb.PersistentClient(
+                        path=str(self.folder), settings=chroma_settings(True, self.folder)
+                    )
+                    self._collection = self._client.get_or_create_collection(
+                        COLLECTION, metadata=_HNSW)
+                except Exception:
+                    # A damaged folder: leave nothing behind that the next open would reuse.
+                    self._release(force=False)
+                    raise
         return self
 
     def prepare(self, dim: int) -> Matrix:
@@ -191,20 +231,29 @@ class VectorIndex(_Collection):
         self._collection = self._client.get_or_create_collection(COLLECTION, metadata=_HNSW)
 
     def wipe(self) -> None:
-        """Close and delete the folder (for a rebuild from scratch)."""
-        self.close(keep_key=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Close, forget chromadb's system for this folder and delete the folder (for a
+        rebuild from scratch); the next use opens a new, empty index."""
+        with self._open_lock:
+            self._release(force=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def close(self, keep_key: bool = False) -> None:
+        with self._open_lock:
+            self._release(force=False)
+        if not keep_key:
+            self._key = None
+            self._rotations.clear()
+
+    def _release(self, force: bool) -> None:
+        """Close the client, then make sure chromadb keeps no system for the folder (only
+        ``force`` drops one that another client in this process still uses)."""
         client, self._client, self._collection = self._client, None, None
         if client is not None:
             try:
                 client.close()
             except Exception:
                 log.warning("closing the vector index failed", exc_info=True)
-        if not keep_key:
-            self._key = None
-            self._rotations.clear()
+        forget_system(self.folder, force)
 
 
 class EphemeralVectors(_Collection):

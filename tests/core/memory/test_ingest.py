@@ -7,8 +7,12 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
+import app.core.memory.search as search_module
 from app.core.memory.ingest import Ingestor
 from app.core.memory.paths import path_to_key
+from app.core.memory.search import Searcher
 from app.core.memory.vectors import VectorIndex
 from app.core.profile.store import Store
 from app.core.tasks import TaskState
@@ -232,3 +236,39 @@ def test_model_change_reembeds_from_the_store(store: Store, vectors: VectorIndex
                                                           method="dense")
     assert dense[0].path == files[2]
     assert ingestor.ingest([(files[0], None)])[0].status == "unchanged"
+
+
+def test_a_damaged_index_is_rebuilt_from_the_store_in_one_pass(
+        store: Store, fake_embedder: FakeEmbedder, settings, docs: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged chroma.sqlite3: the first check wipes the folder and rebuilds it from
+    store.db (it used to fail on chromadb's cached dead system until a second process)."""
+    monkeypatch.setattr(search_module, "EXACT_MAX", 0)  # dense hits come from the ANN only
+    key = os.urandom(32)
+    index = VectorIndex(tmp_path / "vectors", key)
+    files = [write(docs / f"{i}.txt", f"note {i} about {word}")
+             for i, word in enumerate(["herons", "otters", "bread", "soup", "owls"])]
+    Ingestor(store, fake_embedder, index, settings).ingest([(p, None) for p in files])
+
+    def dense(vectors: VectorIndex) -> list[tuple[Path, float]]:
+        searcher = Searcher(store, fake_embedder, vectors, settings)
+        try:
+            return [(h.path, round(h.score, 5))
+                    for h in searcher.search("otters and owls", k=5, method="dense")]
+        finally:
+            searcher.close()
+
+    before = dense(index)
+    assert len(before) == 5
+    index.close()
+    with (tmp_path / "vectors" / "chroma.sqlite3").open("r+b") as handle:
+        handle.write(os.urandom(8192))
+    reopened = VectorIndex(tmp_path / "vectors", key)
+    try:
+        ingestor = Ingestor(store, fake_embedder, reopened, settings)
+        ingestor.ensure_ann()
+        assert reopened.ids() == ann_ids(store)
+        assert dense(reopened) == before
+        assert ingestor.check_ann() == 0
+    finally:
+        reopened.close()

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from app.core.memory.vectors import EphemeralVectors, VectorIndex
 
@@ -76,3 +77,34 @@ def test_query_asks_for_more_than_the_index_holds(tmp_path: Path) -> None:
         assert index.query(rows[1], 0) == []
     finally:
         index.close()
+
+
+def damage(folder: Path) -> None:
+    """Overwrite the head of chroma's database with random bytes ("file is not a database")."""
+    with (folder / "chroma.sqlite3").open("r+b") as handle:
+        handle.write(os.urandom(8192))
+
+
+def test_a_damaged_folder_can_be_wiped_and_reopened_in_the_same_process(tmp_path: Path) -> None:
+    # chromadb caches a system per folder, even one whose start failed: the reopen after
+    # the wipe got that dead system ("'RustBindingsAPI' object has no attribute 'bindings'").
+    key = os.urandom(32)
+    index = VectorIndex(tmp_path / "vectors", key)
+    index.add(["a", "b"], unit_rows(2, 16, 6))
+    index.close()
+    damage(tmp_path / "vectors")
+    damaged = VectorIndex(tmp_path / "vectors", key)
+    try:
+        with pytest.raises(Exception, match="not a database"):
+            damaged.count()
+        damaged.wipe()
+        assert damaged.count() == 0 and damaged.created is True
+        damaged.add(["c"], unit_rows(1, 16, 7))
+        assert damaged.ids() == {"c"}
+    finally:
+        damaged.close()
+    again = VectorIndex(tmp_path / "vectors", key)
+    try:
+        assert again.ids() == {"c"}
+    finally:
+        again.close()
