@@ -11,7 +11,7 @@ import logging
 import zipfile
 from pathlib import Path
 
-from app.core.memory.extract import books, html, mail, markup, office, pdf, sheets, text
+from app.core.memory.extract import archive, books, html, mail, markup, office, pdf, sheets, text
 from app.core.memory.extract.base import (
     EXTRACTED,
     FAILED,
@@ -65,10 +65,16 @@ def extract(path: Path, max_chars: int) -> Extraction:
             return skipped("not a regular file")
         if path.stat().st_size == 0:
             return skipped("empty file")
-        if family.name in _ZIP_FAMILIES and _starts_with(path, _OLE_MAGIC):
-            # Office puts password-protected DOCX/XLSX/PPTX in an OLE container.
-            return skipped("encrypted or password-protected document (or an old binary format)")
+        if family.name in _ZIP_FAMILIES:
+            if _starts_with(path, _OLE_MAGIC):
+                # Office puts password-protected DOCX/XLSX/PPTX in an OLE container.
+                return skipped("encrypted or password-protected document (or an old binary "
+                               "format)")
+            # Zip bombs: text parts inflating past the stated limits are refused up front.
+            archive.check(path, family.name)
         return family.extract(path, max_chars)
+    except archive.PackageTooLarge as exc:
+        return failed(str(exc))
     except (zipfile.BadZipFile, KeyError) as exc:
         return failed(f"damaged {family.name} file ({type(exc).__name__})")
     except PermissionError:

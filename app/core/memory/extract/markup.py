@@ -7,6 +7,9 @@ path above it and its source line range, so a hit can cite "notes.md > Setup > L
 from __future__ import annotations
 
 import re
+import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,40 +66,206 @@ def extract_rest(path: Path, max_chars: int) -> Extraction:
         text, truncated = read_text(path, max_chars)
     except NotText as exc:
         return skipped(str(exc))
-    from docutils import nodes
-    from docutils.core import publish_doctree
-
-    overrides = {
-        "report_level": 5, "halt_level": 5, "file_insertion_enabled": False,
-        "raw_enabled": False, "input_encoding": "unicode", "warning_stream": False,
-        "doctitle_xform": False, "sectsubtitle_xform": False,
-    }
-    doctree = publish_doctree(text, settings_overrides=overrides)
     buffer = PieceBuffer(max_chars)
-    blocks = (nodes.paragraph, nodes.literal_block, nodes.bullet_list, nodes.enumerated_list,
-              nodes.definition_list, nodes.table, nodes.block_quote, nodes.title)
-
-    def walk(node: Any, trail: tuple[str, ...]) -> None:
-        for child in node.children:
-            if buffer.full:
-                return
-            if isinstance(child, nodes.section):
-                title = child.next_node(nodes.title)
-                name = title.astext() if title is not None else ""
-                walk(child, (*trail, name) if name else trail)
-            elif isinstance(child, blocks):
-                line = child.line if isinstance(child.line, int) else None
-                body = child.astext()
-                span = body.count("\n")
-                start = None if line is None else max(1, line - span - (0 if isinstance(child, nodes.title) else 1))
-                buffer.add(Piece(body, heading=trail, line_start=start,
-                                 line_end=None if start is None else start + span))
-            elif isinstance(child, nodes.Element):
-                walk(child, trail)
-
-    walk(doctree, ())
+    _RestWalker(buffer).parse(text, first_line=1, trail=(), depth=0)
     buffer.truncated = buffer.truncated or truncated
     return buffer.result()
+
+
+# Settings for every reST parse: no file is read (include, raw, csv-table/file), no message
+# is printed, and titles stay sections so every heading lands in the heading path.
+_REST_SETTINGS = {
+    "report_level": 5, "halt_level": 5, "file_insertion_enabled": False,
+    "raw_enabled": False, "input_encoding": "unicode", "warning_stream": False,
+    "doctitle_xform": False, "sectsubtitle_xform": False, "docinfo_xform": False,
+}
+_TAB_WIDTH = 8  # docutils' default; source lines are expanded the same way to compare them
+_UNKNOWN_DIRECTIVE = re.compile(r'^Unknown directive type "([^"]+)"\.$')
+_DIRECTIVE_ERROR = re.compile(r'^Error in "([^"]+)" directive:')
+_DIRECTIVE_OPTION = re.compile(r"^\s*:[^:\s][^:]*:(\s|$)")
+# Unknown (mostly Sphinx) directives: content that is code is kept verbatim, content that is
+# navigation is dropped; any other content is parsed as reST, so notes and versionadded keep
+# their text. A code block rejected for a Sphinx-only option (``:linenos:``) keeps its code.
+# Nothing named by a directive is ever read.
+_VERBATIM_DIRECTIVES = frozenset((
+    "code", "code-block", "sourcecode", "testcode", "testoutput", "doctest", "ipython",
+    "jupyter-execute", "graphviz", "mermaid", "plantuml",
+))
+_SKIPPED_DIRECTIVES = frozenset(("toctree",))
+_MAX_DIRECTIVE_DEPTH = 4  # unknown directives inside unknown directives, each parsed again
+
+
+def _rest_parser() -> Any:
+    """docutils' reST parser with its per-line limit lifted while parsing.
+
+    docutils replaces a whole document that has one line over 10,000 characters by an error
+    message. The text is already capped per file, so the parser may take any line; the
+    limit is put back before the transforms run, where it bounds substitution expansion.
+    """
+    from docutils.parsers import rst
+
+    class Parser(rst.Parser):  # type: ignore[misc]
+        def parse(self, inputstring: str, document: Any) -> None:
+            settings = document.settings
+            limit = getattr(settings, "line_length_limit", 10_000)
+            settings.line_length_limit = sys.maxsize
+            try:
+                super().parse(inputstring, document)
+            finally:
+                settings.line_length_limit = limit
+
+    return Parser()
+
+
+class _RestWalker:
+    """Turns doctrees into pieces; ``first_line`` maps a parsed text's lines to the file's."""
+
+    def __init__(self, buffer: PieceBuffer):
+        from docutils import nodes
+
+        self.buffer = buffer
+        self.nodes = nodes
+        self.blocks = (
+            nodes.paragraph, nodes.literal_block, nodes.doctest_block, nodes.line_block,
+            nodes.bullet_list, nodes.enumerated_list, nodes.definition_list, nodes.field_list,
+            nodes.option_list, nodes.table, nodes.block_quote, nodes.title, nodes.rubric,
+            nodes.caption,
+        )
+        # Leaves whose node.line is the first source line of their text.
+        self.leaves = (
+            nodes.paragraph, nodes.doctest_block, nodes.line, nodes.term, nodes.rubric,
+            nodes.caption, nodes.attribution,
+        )
+
+    def parse(self, text: str, first_line: int, trail: tuple[str, ...], depth: int) -> None:
+        from docutils.core import publish_doctree
+        from docutils.statemachine import string2lines
+
+        doctree = publish_doctree(text, parser=_rest_parser(), settings_overrides=_REST_SETTINGS)
+        self.lines = string2lines(text, tab_width=_TAB_WIDTH, convert_whitespace=True)
+        self.offset = first_line - 1
+        self.depth = depth
+        # Containers that hold a docutils message are walked into, never indexed whole.
+        self.noisy: set[int] = set()
+        for message in doctree.findall(self.nodes.system_message):
+            parent = message.parent
+            while parent is not None and id(parent) not in self.noisy:
+                self.noisy.add(id(parent))
+                parent = parent.parent
+        self.walk(doctree, trail)
+
+    def walk(self, node: Any, trail: tuple[str, ...]) -> None:
+        nodes = self.nodes
+        for child in node.children:
+            if self.buffer.full:
+                return
+            if isinstance(child, nodes.system_message):
+                self.unknown_directive(child, trail)
+            elif isinstance(child, nodes.section):
+                title = child.next_node(nodes.title)
+                name = title.astext() if title is not None else ""
+                self.walk(child, (*trail, name) if name else trail)
+            elif isinstance(child, self.blocks) and id(child) not in self.noisy:
+                start, end = self.span(child)
+                self.buffer.add(Piece(child.astext(), heading=trail, line_start=start,
+                                      line_end=end))
+            elif isinstance(child, nodes.Element):
+                self.walk(child, trail)
+
+    def span(self, node: Any) -> tuple[int | None, int | None]:
+        """The first and last source line of the text under ``node``."""
+        starts: list[int] = []
+        ends: list[int] = []
+        leaves = [node] if node.children and isinstance(node[0], self.nodes.Text) else (
+            node.findall(self.nodes.Element))
+        for leaf in leaves:
+            found = self.leaf_span(leaf)
+            if found is not None:
+                starts.append(found[0])
+                ends.append(found[1])
+        if not starts:
+            line = next((n.line for n in _ancestors(node) if isinstance(n.line, int)), None)
+            return (None, None) if line is None else (line + self.offset, line + self.offset)
+        return min(starts) + self.offset, max(ends) + self.offset
+
+    def leaf_span(self, node: Any) -> tuple[int, int] | None:
+        nodes = self.nodes
+        if not isinstance(node.line, int):
+            return None
+        if isinstance(node, nodes.title):
+            # A section title's line is its underline; other titles sit on their directive.
+            line = node.line - 1 if isinstance(node.parent, nodes.section) else node.line
+            return line, line
+        if isinstance(node, nodes.literal_block):
+            return self.literal_span(node)
+        if isinstance(node, self.leaves):
+            return node.line, node.line + node.rawsource.count("\n")
+        return None
+
+    def literal_span(self, node: Any) -> tuple[int, int]:
+        """A literal block's lines, found in the source near node.line.
+
+        After ``::`` node.line is the block's first line; a directive's block (``code``)
+        gets the line after it. The block is verbatim, so its lines can be checked.
+        """
+        text = node.astext().split("\n")
+        count = len(text)
+        first, last = text[0].strip(), text[-1].strip()
+        for start in range(node.line, max(0, node.line - count - 3), -1):
+            if (self.source_line(start) == first
+                    and self.source_line(start + count - 1) == last):
+                return start, start + count - 1
+        return node.line, node.line + count - 1
+
+    def source_line(self, number: int) -> str:
+        return self.lines[number - 1].strip() if 0 < number <= len(self.lines) else "\0"
+
+    def unknown_directive(self, message: Any, trail: tuple[str, ...]) -> None:
+        """Index the content of a directive docutils does not know; drop every message."""
+        nodes = self.nodes
+        if message.get("level") != 3 or not isinstance(message.get("line"), int):
+            return
+        paragraph = message.next_node(nodes.paragraph)
+        literal = message.next_node(nodes.literal_block)
+        said = paragraph.astext() if paragraph is not None else ""
+        unknown = _UNKNOWN_DIRECTIVE.match(said)
+        rejected = _DIRECTIVE_ERROR.match(said)
+        if unknown:
+            name = unknown.group(1).lower()
+        elif rejected and rejected.group(1).lower() in _VERBATIM_DIRECTIVES:
+            name = rejected.group(1).lower()
+        else:
+            return
+        if literal is None or name in _SKIPPED_DIRECTIVES:
+            return
+        if self.depth >= _MAX_DIRECTIVE_DEPTH or self.buffer.full:
+            return
+        block = literal.astext().split("\n")
+        index = 1  # the directive's own line: its name and arguments
+        while index < len(block) and _DIRECTIVE_OPTION.match(block[index]):
+            index += 1
+        while index < len(block) and not block[index].strip():
+            index += 1
+        content = textwrap.dedent("\n".join(block[index:])).rstrip()
+        if not content:
+            return
+        first_line = message["line"] + self.offset + index
+        if name in _VERBATIM_DIRECTIVES:
+            last_line = first_line + content.count("\n")
+            self.buffer.add(Piece(content, heading=trail, line_start=first_line,
+                                  line_end=last_line))
+            return
+        saved = (self.lines, self.offset, self.depth, self.noisy)
+        try:
+            self.parse(content, first_line, trail, self.depth + 1)
+        finally:
+            self.lines, self.offset, self.depth, self.noisy = saved
+
+
+def _ancestors(node: Any) -> Iterator[Any]:
+    while node is not None:
+        yield node
+        node = node.parent
 
 
 _ORG_HEADING = re.compile(r"^(\*+)\s+(.*?)\s*$")

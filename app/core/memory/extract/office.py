@@ -1,18 +1,33 @@
 """Word processor and slide documents: DOCX (python-docx), PPTX (python-pptx), ODT (odfpy).
 
-DOCX and ODT keep the heading path from heading styles / outline levels; PPTX cites the slide
-number as the page and the slide title as the heading."""
+DOCX and ODT keep the heading path from heading styles / outline levels (clamped to
+``MAX_HEADING_LEVEL``) and cite paragraphs by number as the line range (a table row: the
+range of its paragraphs), so text before the first heading still has a location. PPTX
+cites the slide number as the page and the slide title as the heading. Each package is
+checked first (``archive``): text parts are size-limited, big media are emptied."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.memory.extract import archive
 from app.core.memory.extract.base import Extraction, Piece, PieceBuffer
 
 DOCX_EXTENSIONS = (".docx",)
 PPTX_EXTENSIONS = (".pptx",)
 ODT_EXTENSIONS = (".odt",)
+MAX_HEADING_LEVEL = 10
+
+
+def _clamp_level(value: object) -> int:
+    """A heading level from a style name or an attribute: 1..MAX_HEADING_LEVEL, else 1."""
+    try:
+        level = int(str(value).strip())
+    except ValueError:
+        return 1
+    return min(max(level, 1), MAX_HEADING_LEVEL)
 
 
 def _heading_level(style_name: str) -> int | None:
@@ -20,8 +35,8 @@ def _heading_level(style_name: str) -> int | None:
     if name == "title":
         return 1
     if name.startswith("heading "):
-        tail = name.split(" ", 1)[1]
-        return int(tail) if tail.isdigit() else None
+        tail = name.split(" ", 1)[1].strip()
+        return _clamp_level(tail) if tail.isdigit() else None
     return None
 
 
@@ -32,35 +47,140 @@ def _push(trail: list[str], level: int, title: str) -> tuple[str, ...]:
     return tuple(t for t in trail if t)
 
 
+# --- DOCX -------------------------------------------------------------------------------
+
+
+class _Docx:
+    """Walks the body XML python-docx parsed: paragraphs, tables and content controls in
+    document order. Heading levels are looked up once per style id, not per paragraph."""
+
+    def __init__(self, document: Any):
+        from docx.oxml.ns import qn
+
+        self.qn = qn
+        self.p, self.tbl, self.tr, self.tc = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
+        self.r, self.t, self.val = qn("w:r"), qn("w:t"), qn("w:val")
+        self.wrappers = {qn("w:sdt"), qn("w:sdtContent"), qn("w:customXml")}
+        self.inline = self.wrappers | {qn(f"w:{tag}") for tag in (
+            "hyperlink", "ins", "smartTag", "fldSimple", "moveTo", "dir", "bdo")}
+        self.run_chars = {qn("w:tab"): "\t", qn("w:br"): "\n", qn("w:cr"): "\n",
+                          qn("w:noBreakHyphen"): "-"}
+        self.levels, self.default_level = self._style_levels(document)
+        self.paragraphs = 0
+
+    def _style_levels(self, document: Any) -> tuple[dict[str, int | None], int | None]:
+        from docx.styles import BabelFish
+
+        qn = self.qn
+        levels: dict[str, int | None] = {}
+        default: int | None = None
+        for style in document.styles.element.iterchildren(qn("w:style")):
+            if style.get(qn("w:type"), "paragraph") != "paragraph":
+                continue
+            name_el = style.find(qn("w:name"))
+            name = BabelFish.internal2ui(name_el.get(self.val, "")) if name_el is not None else ""
+            level = _heading_level(name)
+            levels[style.get(qn("w:styleId"), "")] = level
+            if style.get(qn("w:default")) in ("1", "true", "on"):
+                default = level
+        return levels, default
+
+    def level_of(self, p: Any) -> int | None:
+        ppr = p.find(self.qn("w:pPr"))
+        style = ppr.find(self.qn("w:pStyle")) if ppr is not None else None
+        if style is None:
+            return self.default_level
+        return self.levels.get(style.get(self.val, ""))
+
+    def children(self, element: Any, tags: tuple[str, ...]) -> Iterator[Any]:
+        """Children with one of ``tags``, looking through content controls."""
+        for child in element.iterchildren():
+            if child.tag in tags:
+                yield child
+            elif child.tag in self.wrappers:
+                yield from self.children(child, tags)
+
+    def text(self, p: Any, room: int) -> str:
+        """The paragraph's text, runs inside links, content controls and insertions included;
+        stops once ``room`` characters are collected."""
+        self.paragraphs += 1
+        parts: list[str] = []
+        size = 0
+        stack = [p.iterchildren()]
+        while stack:
+            for child in stack[-1]:
+                if child.tag == self.r:
+                    for node in child.iterchildren():
+                        piece = (node.text or "") if node.tag == self.t else \
+                            self.run_chars.get(node.tag, "")
+                        parts.append(piece)
+                        size += len(piece)
+                    if size > room:
+                        return "".join(parts)
+                elif child.tag in self.inline:
+                    stack.append(child.iterchildren())
+                    break
+            else:
+                stack.pop()
+        return "".join(parts)
+
+    def cell_text(self, tc: Any, room: int) -> str:
+        texts: list[str] = []
+        for block in self.children(tc, (self.p, self.tbl)):
+            if block.tag == self.p:
+                texts.append(self.text(block, room).strip())
+            else:
+                texts.extend(self.row_text(tr, room) for tr in self.children(block, (self.tr,)))
+        return " ".join(t for t in texts if t)
+
+    def row_text(self, tr: Any, room: int) -> str:
+        cells = []
+        vmerge = self.qn("w:vMerge")
+        for tc in self.children(tr, (self.tc,)):
+            tcpr = tc.find(self.qn("w:tcPr"))
+            merge = tcpr.find(vmerge) if tcpr is not None else None
+            if merge is not None and merge.get(self.val, "continue") == "continue":
+                continue  # the lower part of a vertically merged cell: printed above
+            cells.append(self.cell_text(tc, room))
+        return " | ".join(c for c in cells if c)
+
+
 def extract_docx(path: Path, max_chars: int) -> Extraction:
     import docx
-    from docx.table import Table
 
-    document = docx.Document(str(path))
+    document = docx.Document(archive.package_source(path, "docx"))
+    walker = _Docx(document)
     buffer = PieceBuffer(max_chars)
     trail: list[str] = []
     heading: tuple[str, ...] = ()
-    for block in document.iter_inner_content():
+    for block in walker.children(document.element.body, (walker.p, walker.tbl)):
         if buffer.full:
             break
-        if isinstance(block, Table):
-            for row in block.rows:
-                cells = [c.text.strip() for c in row.cells]
-                if not buffer.add(Piece(" | ".join(c for c in cells if c), heading=heading)):
+        room = buffer.max_chars - buffer.used
+        if block.tag == walker.tbl:
+            for tr in walker.children(block, (walker.tr,)):
+                first = walker.paragraphs + 1
+                row = walker.row_text(tr, room)
+                if not buffer.add(Piece(row, heading=heading, line_start=first,
+                                        line_end=max(first, walker.paragraphs))):
                     break
             continue
-        text = block.text.strip()
-        level = _heading_level(block.style.name if block.style is not None else "")
+        text = walker.text(block, room).strip()
+        level = walker.level_of(block)
         if level is not None and text:
             heading = _push(trail, level, text)
-        buffer.add(Piece(text, heading=heading))
+        number = walker.paragraphs
+        buffer.add(Piece(text, heading=heading, line_start=number, line_end=number))
     return buffer.result()
+
+
+# --- PPTX -------------------------------------------------------------------------------
 
 
 def extract_pptx(path: Path, max_chars: int) -> Extraction:
     from pptx import Presentation
 
-    deck = Presentation(str(path))
+    deck = Presentation(archive.package_source(path, "pptx"))
     buffer = PieceBuffer(max_chars)
     for number, slide in enumerate(deck.slides, start=1):
         if buffer.full:
@@ -89,23 +209,26 @@ def _shape_texts(shape: Any) -> list[str]:
     return []
 
 
+# --- ODT --------------------------------------------------------------------------------
+
+
 def extract_odt(path: Path, max_chars: int) -> Extraction:
     from odf import teletype
     from odf.opendocument import load
 
-    document = load(str(path))
+    document = load(archive.package_source(path, "odt"))
     buffer = PieceBuffer(max_chars)
     trail: list[str] = []
     heading: tuple[str, ...] = ()
-    for element in _odt_blocks(document.text):
+    for number, element in enumerate(_odt_blocks(document.text), start=1):
         if buffer.full:
             break
         content = teletype.extractText(element).strip()
         if element.qname[1] == "h":
-            level = int(element.getAttribute("outlinelevel") or 1)
+            level = _clamp_level(element.getAttribute("outlinelevel") or 1)
             if content:
                 heading = _push(trail, level, content)
-        buffer.add(Piece(content, heading=heading))
+        buffer.add(Piece(content, heading=heading, line_start=number, line_end=number))
     return buffer.result()
 
 
