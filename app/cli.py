@@ -5,6 +5,7 @@ and turns every FamiliarError into a one-line message and a non-zero exit."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -106,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli.fail(str(exc), getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return cli.fail("interrupted", 130)
+    except BrokenPipeError:
+        # The reader went away (`familiar search x | head -1`): nothing more to say. Point
+        # stdout at /dev/null so the flush at exit does not raise again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         from app.core.profile.store import DatabaseError
 

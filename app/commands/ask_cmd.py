@@ -18,6 +18,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_ask(cli: Cli) -> int:
+    from app.commands.search_cmd import repair_vector_index
     from app.core.tasks import TaskState
 
     question = cli.args.question.strip()
@@ -28,6 +29,7 @@ def cmd_ask(cli: Cli) -> int:
         if not cli.args.model.is_file():
             raise CliError(f"no model file at {cli.args.model}")
         runtime.settings.engine.model_path = str(cli.args.model.resolve())
+    repair_vector_index(runtime)
     assistant = runtime.assistant
     state = TaskState()
     done = None

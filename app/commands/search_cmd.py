@@ -87,6 +87,15 @@ def check_folder(given: Path, watched: list[Any]) -> None:
     raise CliError(f"--folder {given}: not inside a watched folder (see 'familiar folders list')")
 
 
+def repair_vector_index(runtime: Any) -> None:
+    """No indexer runs in a CLI process to repair the ANN index at start-up (the app's does),
+    so a command that searches repairs it first, on the index lane (its single writer)."""
+    try:
+        runtime.lanes.index.run(runtime.memory.repair_ann)
+    except Exception as exc:  # search still answers (BM25, exact dense up to 20,000 chunks)
+        log.warning("vector index not repaired (%s); searching without it", type(exc).__name__)
+
+
 def cmd_search(cli: Cli) -> int:
     from app.core.memory.search import Filters
 
@@ -104,12 +113,7 @@ def cmd_search(cli: Cli) -> int:
     if args.folder is not None:
         check_folder(args.folder, runtime.indexer.library.folders())
     memory = runtime.memory
-    # No indexer runs in this process to repair the ANN index at start-up (the app's does), so
-    # repair it here, on the index lane (its single writer), before searching.
-    try:
-        runtime.lanes.index.run(memory.repair_ann)
-    except Exception as exc:  # search still answers (BM25, exact dense up to 20,000 chunks)
-        log.warning("vector index not repaired (%s); searching without it", type(exc).__name__)
+    repair_vector_index(runtime)
     hits = runtime.lanes.io.run(lambda _state: memory.searcher.search(args.query, args.k, filters))
     payload = {"query": args.query, "k": args.k, "hits": [h.to_json() for h in hits]}
     if not hits:

@@ -11,7 +11,10 @@ from typing import Any
 
 
 def familiar_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FAMILIAR_")}
+    # The run's shared cache (tests/conftest.py) stays: it is not profile data, and each
+    # subprocess would otherwise export the embedding model again.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FAMILIAR_") or k == "FAMILIAR_CACHE_DIR"}
     env.update(FAMILIAR_HOME=str(home), HF_HUB_OFFLINE="1", **extra)
     return env
 

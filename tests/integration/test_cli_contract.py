@@ -96,3 +96,20 @@ def test_argument_errors_in_a_subprocess(home: Path) -> None:
     done = run(home, "search", "-tomato", timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("familiar: error: ") and done.stderr.strip().count("\n") == 0
+
+
+def test_a_reader_that_goes_away_is_no_error_trace(home: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.integration.cli import familiar_env
+
+    child = subprocess.Popen([sys.executable, "-m", "app", "doctor", "--json"],
+                             env=familiar_env(home), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    child.stdout.close()  # like `familiar doctor --json | head -c 0`
+    _out, err = child.communicate(timeout=120)
+    assert child.returncode == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+

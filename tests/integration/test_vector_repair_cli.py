@@ -95,3 +95,12 @@ def test_search_repairs_a_missing_or_incomplete_index_and_returns_dense_hits(
         profile.lock()
     assert len(search_hits(capsys, "quokka")) == 3
     assert final_state(fake_profile)["vector_ids"] == state["ann_ids"]
+
+
+def test_ask_repairs_a_missing_index_before_it_retrieves(
+        fake_profile: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.rmtree(fake_profile / "vectors")
+    assert main(["ask", "what do herons eat", "--json"]) == 0
+    capsys.readouterr()
+    state = final_state(fake_profile)
+    assert state["vector_ids"] == state["ann_ids"] and state["ann_ids"]

@@ -160,6 +160,9 @@ def export(model_dir: Path, path: Path) -> None:
     os.close(fd)
     scratch = Path(scratch_name)
     try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # on the CLI's stderr
         bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
         wrapper = _mean_pooled_encoder(bert).eval()
         tokenizer = _check_tokenizer(model_dir)
