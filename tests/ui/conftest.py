@@ -46,6 +46,13 @@ class RecordingOpener(Opener):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _embedding_model_exported(embedder: SentenceEmbedder) -> None:  # noqa: F811
+    """The session embedder's first load makes the run's ONNX export, before any test waits
+    on a signal with a timeout: an app started by a test then loads it from the cache (0.3 s)
+    instead of exporting it (8 s, far more on a loaded machine) inside its unlock."""
+
+
+@pytest.fixture(scope="session", autouse=True)
 def gui_switch_interval() -> None:
     """What ``run_gui`` sets at start; these tests build the app without it."""
     favor_responsiveness()
