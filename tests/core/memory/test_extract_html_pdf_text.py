@@ -77,6 +77,32 @@ def test_html_nesting_too_deep_fails_without_raising(tmp_path: Path) -> None:
     assert result.reason == "html file nested too deeply"
 
 
+def deep_page(divs: int) -> str:
+    return ("<html><body><p>before</p>" + "<div>" * divs + "<p>deep</p>" + "</div>" * divs
+            + "<p>after</p></body></html>")
+
+
+def test_html_at_the_nesting_limit_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "limit.html"
+    path.write_text(deep_page(2_045))  # html, body, the divs and p: 2,048 elements deep
+    result = extract(path, CAP)
+    assert result.status == EXTRACTED
+    assert text_of(result) == "before\ndeep\nafter"
+    assert not result.truncated
+
+
+def test_html_past_the_nesting_limit_keeps_what_came_before_flagged_truncated(
+        tmp_path: Path) -> None:
+    """libxml2 stops at the first element past the limit (older lxml leaves the open elements
+    unended, newer lxml ends them at close): either way the text before it is kept."""
+    path = tmp_path / "deeper.html"
+    path.write_text(deep_page(2_046))
+    result = extract(path, CAP)
+    assert result.status == EXTRACTED
+    assert text_of(result) == "before"
+    assert result.truncated
+
+
 def test_html_keeps_main_text_blocks_and_headings(tmp_path: Path) -> None:
     path = tmp_path / "doc.html"
     path.write_text(

@@ -23,6 +23,9 @@ HTML_EXTENSIONS = (".html", ".htm", ".xhtml")
 HTML_MAX_BYTES = 32 * 1024 * 1024
 MARKUP_PER_CHAR = 4
 _FEED_CHARS = 64 * 1024
+# libxml2's nesting limit under huge_tree. An element deeper than that halts the parser: older
+# lxml then leaves the open elements unended, newer lxml (6.2) ends them all at close.
+_MAX_DEPTH = 2_048
 _DROP = frozenset(("script", "style", "nav", "header", "footer", "aside", "noscript", "form",
                    "template", "svg", "iframe", "button", "select"))
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -68,6 +71,7 @@ class _Walker:
         self.block_depth = 0
         self.line: int | None = None
         self.open = 0  # elements started and not ended: left open when the parser gave up
+        self.deepest = 0  # the most elements open at once: past _MAX_DEPTH the parser gave up
 
     def finish(self) -> None:
         """A block still open when the parser stopped (e.g. nesting too deep) is kept."""
@@ -79,8 +83,13 @@ class _Walker:
         main = self.roots["main"]
         return main.state == "after" or (main.state == "inside" and main.buffer.full)
 
+    def gave_up(self) -> bool:
+        """The parser stopped before the end of the markup (nesting too deep)."""
+        return self.open > 0 or self.deepest > _MAX_DEPTH
+
     def start(self, element: Any) -> None:
         self.open += 1
+        self.deepest = max(self.deepest, self.open)
         previous = element.getprevious()
         parent = element.getparent()
         self._text(previous.tail if previous is not None else
@@ -194,7 +203,7 @@ def html_pieces(markup: str, buffer: PieceBuffer, base: tuple[str, ...] = (),
             pass
         _run(parser, walker)
     # Else the parser gave up before the end (nesting too deep).
-    complete = walker.done() or not walker.open
+    complete = walker.done() or not walker.gave_up()
     buffer.truncated = buffer.truncated or not complete
     walker.finish()
     root = walker.chosen()
