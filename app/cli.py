@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"familiar {__version__}")
         return 0
+    if args.command is None and args.json:
+        # A caller that reads stdout as JSON is a script: starting the window would hang it.
+        return Cli(args).fail("--json needs a command (see 'familiar --help')", 2)
     if args.command is None:
         from app.__main__ import gui_main
 

@@ -65,6 +65,14 @@ def test_json_before_the_command_is_not_lost() -> None:
     assert parser.parse_args(["search", "x"]).json is False
 
 
+def test_json_without_a_command_is_an_error_not_the_window(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json"]) == 2
+    payload = json.loads(capsys.readouterr().out)
+    assert list(payload) == ["error"]
+    assert "--json needs a command" in payload["error"]
+
+
 def test_a_query_that_begins_with_a_dash_goes_after_double_dash() -> None:
     args = build_parser().parse_args(["search", "--json", "-k", "3", "--", "-tomato"])
     assert (args.query, args.k, args.json) == ("-tomato", 3, True)
