@@ -66,10 +66,13 @@ def check_types(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(exts))
 
 
-def check_folder(given: Path, watched: list[Any]) -> None:
-    """``--folder`` must be a folder that overlaps a watched one (inside it, or holding it).
-    A path that is gone is accepted only inside a watched folder that is unavailable (not
-    mounted), whose index is kept and still searchable."""
+def folder_scope(given: Path, watched: list[Any]) -> Path:
+    """The folder to filter on, as the index names it. ``--folder`` must be a folder that
+    overlaps a watched one (inside it, or holding it). The index names files through the
+    watched folder's path as it was added, symlinks kept: a folder reached another way (its
+    real path, or a link to it) is translated into that form. A path that is gone is accepted
+    only inside a watched folder that is unavailable (not mounted), whose index is kept and
+    still searchable."""
     from app.core.indexing.library import normalize
 
     folder = normalize(given)
@@ -78,12 +81,17 @@ def check_folder(given: Path, watched: list[Any]) -> None:
     if not folder.is_dir():
         if not any(w.contains(folder) and not w.available() for w in watched):
             raise CliError(f"--folder {given}: no such folder")
-        return
-    mine = {folder, folder.resolve()}
+        return folder
     for w in watched:
-        roots = {w.path, w.path.resolve()}
-        if any(a.is_relative_to(b) or b.is_relative_to(a) for a in mine for b in roots):
-            return
+        if folder.is_relative_to(w.path) or w.path.is_relative_to(folder):
+            return folder
+    real = folder.resolve()
+    for w in watched:
+        root = w.path.resolve()
+        if real.is_relative_to(root):
+            return w.path / real.relative_to(root)
+        if root.is_relative_to(real):  # holds a watched folder only through links
+            return w.path
     raise CliError(f"--folder {given}: not inside a watched folder (see 'familiar folders list')")
 
 
@@ -104,14 +112,12 @@ def cmd_search(cli: Cli) -> int:
         raise CliError("the query is empty")
     if args.k < 1 or args.k > 1000:
         raise CliError("-k must be between 1 and 1000")
-    filters = Filters(
-        folder=args.folder.expanduser().resolve() if args.folder else None,
-        types=check_types(args.types),
-        since_ns=parse_since(args.since) if args.since else None,
-    )
+    types = check_types(args.types)
+    since_ns = parse_since(args.since) if args.since else None
     runtime = cli.runtime()
-    if args.folder is not None:
-        check_folder(args.folder, runtime.indexer.library.folders())
+    folder = (folder_scope(args.folder, runtime.indexer.library.folders())
+              if args.folder is not None else None)
+    filters = Filters(folder=folder, types=types, since_ns=since_ns)
     memory = runtime.memory
     repair_vector_index(runtime)
     hits = runtime.lanes.io.run(lambda _state: memory.searcher.search(args.query, args.k, filters))

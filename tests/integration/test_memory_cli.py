@@ -26,14 +26,20 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]
 
 @pytest.fixture
 def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    return index_notes(home, tmp_path / "notes", tmp_path / "notes", monkeypatch)
+
+
+def index_notes(home: Path, real: Path, watched: Path,
+                monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Notes written in ``real``, watched (and indexed) through ``watched``: the same folder,
+    or a symlink to it."""
     monkeypatch.setenv("FAMILIAR_PASSPHRASE", PASSPHRASE)
     profile, _ = Vault.create(home, passphrase=PASSPHRASE)
-    notes = tmp_path / "notes"
-    (notes / "travel").mkdir(parents=True)
+    (real / "travel").mkdir(parents=True)
     files = {
-        "visa": notes / "travel" / "visa.md",
-        "pasta": notes / "pasta.txt",
-        "old": notes / "old.md",
+        "visa": watched / "travel" / "visa.md",
+        "pasta": watched / "pasta.txt",
+        "old": watched / "old.md",
     }
     files["visa"].write_text("# Japan trip\n\n## Paperwork\n\nApply for the visa six weeks "
                              "before the flight to Tokyo.\n", encoding="utf-8")
@@ -44,7 +50,7 @@ def indexed(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict
     os.utime(files["old"], (1_500_000_000, 1_500_000_000))
     runtime = Runtime.start(profile)
     try:
-        runtime.indexer.library.add(notes)  # --folder must lie in a watched folder
+        runtime.indexer.library.add(watched)  # --folder must lie in a watched folder
         outcomes = runtime.lanes.index.run(
             lambda state: runtime.memory.ingestor.ingest([(p, None) for p in files.values()],
                                                          state))
@@ -107,6 +113,30 @@ def test_search_folder_of_an_unmounted_library_keeps_its_index(
     code, payload = run_json(capsys, "search", "visa", "--folder", str(notes / "travel"))
     assert code == 0, payload
     assert {h["path"] for h in payload["hits"]} == {str(indexed["visa"])}
+
+
+def test_search_folder_named_through_a_symlink_or_its_real_path(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The index names files through the watched folder as it was added (here a link): the
+    real path, or another link to the same place, selects the same files."""
+    real = tmp_path / "disk" / "notes"
+    link = tmp_path / "notes"
+    real.parent.mkdir()
+    real.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    files = index_notes(home, real, link, monkeypatch)
+    shortcut = tmp_path / "trip"
+    shortcut.symlink_to(real / "travel", target_is_directory=True)
+    for given in (link / "travel", real / "travel", shortcut):
+        code, payload = run_json(capsys, "search", "visa", "--folder", str(given))
+        assert code == 0, payload
+        assert {h["path"] for h in payload["hits"]} == {str(files["visa"])}, given
+    # The real folder holding the watched one: everything, named through the link.
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(real.parent),
+                             "--type", "md")
+    assert code == 0
+    assert {h["path"] for h in payload["hits"]} == {str(files["visa"]), str(files["old"])}
 
 
 def test_search_text_output(indexed: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
