@@ -5,8 +5,10 @@ HTML converted) and its text attachments, all under the heading "Subject"; in a 
 piece carries the message number as its page.
 
 Bounded memory: at most ``MAX_MESSAGE_BYTES`` are read of one message (an EML file, or one
-message of a mailbox, read from its offset in the mailbox's table of contents); a longer
-message is parsed up to there and the result is flagged truncated. Non-text attachments are
+message of a mailbox, read from its own offsets); a longer message is parsed up to there and
+the result is flagged truncated. A mailbox is split into messages by scanning it in blocks of
+``_SCAN_BYTES`` (the standard library's mbox reads it line by line, so one huge line cost its
+whole size), one message at a time, never a table of the whole mailbox. Non-text attachments are
 never decoded, so they cost no character budget. Headers are read defensively: the default
 policy raises on some malformed address headers, so a header that cannot be parsed is kept
 as its raw value, and a mailbox message that still cannot be read is skipped, not the mailbox.
@@ -15,7 +17,6 @@ as its raw value, and a mailbox message that still cannot be read is skipped, no
 from __future__ import annotations
 
 import logging
-import mailbox
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -23,7 +24,7 @@ from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import IO, Any, Protocol, cast
 
 from app.core.memory.extract.base import Extraction, Piece, PieceBuffer, skipped
 from app.core.memory.extract.html import html_pieces
@@ -36,6 +37,8 @@ MBOX_EXTENSIONS = (".mbox", ".mbx")
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_MESSAGES = 50_000
 _CHUNK_BYTES = 1024 * 1024
+_SCAN_BYTES = 1024 * 1024
+_SEPARATOR = b"\nFrom "  # a message starts at every line that begins with "From "
 HEADER_NAMES = ("From", "To", "Cc", "Date", "Subject")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
@@ -165,39 +168,71 @@ def extract_eml(path: Path, max_chars: int) -> Extraction:
     return buffer.result("no text in this message")
 
 
-def _add_mbox_message(buffer: PieceBuffer, box: mailbox.mbox, key: str, number: int) -> None:
-    # Read from the message's offsets in the mailbox's table of contents, never all of it.
-    message_file = box.get_file(key)
-    try:
-        message, cut = _parse_bounded(message_file)
-    finally:
-        message_file.close()
+class _Slice:
+    """``stop - start`` bytes of ``handle`` from ``start``, read as a file."""
+
+    def __init__(self, handle: IO[bytes], start: int, stop: int):
+        handle.seek(start)
+        self.handle = handle
+        self.left = stop - start
+
+    def read(self, size: int = -1, /) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        data = self.handle.read(size)
+        self.left -= len(data)
+        return data
+
+
+def mbox_spans(handle: IO[bytes]) -> Iterator[tuple[int, int]]:
+    """(start, stop) offsets of each message in a mailbox, in order. As the standard library
+    reads mbox: every line that begins with "From " starts a message (the From_ line is part
+    of it), and what comes before the first one is not a message."""
+    handle.seek(0)
+    start: int | None = 0 if handle.read(len(_SEPARATOR) - 1) == _SEPARATOR[1:] else None
+    handle.seek(0)
+    position = 0  # the file offset just past what was read
+    tail = b""  # the end of the last block: a separator may straddle two blocks
+    while block := handle.read(_SCAN_BYTES):
+        data = tail + block
+        base = position - len(tail)
+        index = data.find(_SEPARATOR)
+        while index != -1:
+            begin = base + index + 1
+            if start is not None:
+                yield start, begin
+            start = begin
+            index = data.find(_SEPARATOR, index + 1)
+        tail = data[-(len(_SEPARATOR) - 1):]
+        position += len(block)
+    if start is not None:
+        yield start, position
+
+
+def _add_mbox_message(buffer: PieceBuffer, handle: IO[bytes], span: tuple[int, int],
+                      number: int) -> None:
+    message, cut = _parse_bounded(_Slice(handle, *span))
     buffer.truncated = buffer.truncated or cut
     add_message(buffer, message, page=number)
 
 
 def extract_mbox(path: Path, max_chars: int) -> Extraction:
-    with path.open("rb") as handle:
-        sample = handle.read(SAMPLE_BYTES)
-    if not sample.startswith(b"From ") and _is_binary(sample):
-        return skipped("binary content")
-    box = mailbox.mbox(str(path), factory=None, create=False)
     buffer = PieceBuffer(max_chars)
     unreadable = 0
-    try:
-        for number, key in enumerate(box.iterkeys(), start=1):
+    with path.open("rb") as scan, path.open("rb") as handle:
+        sample = scan.read(SAMPLE_BYTES)
+        if not sample.startswith(b"From ") and _is_binary(sample):
+            return skipped("binary content")
+        for number, span in enumerate(mbox_spans(scan), start=1):
             if buffer.full or number > MAX_MESSAGES:
                 buffer.truncated = True
                 break
             try:
-                _add_mbox_message(buffer, box, key, number)
+                _add_mbox_message(buffer, handle, span, number)
             except MemoryError:
                 raise
             except Exception as exc:  # one damaged message must not sink the mailbox
                 unreadable += 1
                 log.debug("mbox message %d unreadable: %s", number, type(exc).__name__)
-    finally:
-        box.close()
     if unreadable:
         log.debug("mbox: %d unreadable messages skipped", unreadable)
     return buffer.result("no messages in this mailbox")
