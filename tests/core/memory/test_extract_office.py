@@ -444,3 +444,100 @@ def test_pieces_before_the_first_heading_have_a_paragraph_range(tmp_path: Path) 
     pieces = extract(tmp_path / "loc.odt", CAP).pieces
     assert [(p.text, p.heading, p.line_start) for p in pieces] == [
         ("odt intro", (), 1), ("OH1", ("OH1",), 2)]
+
+
+# --- text outside the body's paragraphs: text boxes, notes, headers and footers ---------------
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+REL_FOOTNOTES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"
+REL_ENDNOTES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/endnotes"
+
+
+def text_box_run(text: str) -> str:
+    """A run anchoring a text box as Word writes it: once for new readers (a DrawingML shape)
+    and once for old ones (a VML fallback)."""
+    content = f"<w:txbxContent><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:txbxContent>"
+    return (
+        f'<w:r xmlns:w="{W_NS}" '
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+        'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+        'xmlns:v="urn:schemas-microsoft-com:vml">'
+        '<mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:wsp><wps:txbx>'
+        f"{content}</wps:txbx></wps:wsp></w:drawing></mc:Choice>"
+        f"<mc:Fallback><w:pict><v:shape><v:textbox>{content}</v:textbox></v:shape></w:pict>"
+        "</mc:Fallback></mc:AlternateContent></w:r>")
+
+
+def notes_part(tag: str, *texts: str) -> bytes:
+    separators = "".join(f'<w:{tag} w:type="{kind}" w:id="{n}"><w:p><w:r><w:separator/>'
+                         f"</w:r></w:p></w:{tag}>"
+                         for n, kind in ((-1, "separator"), (0, "continuationSeparator")))
+    notes = "".join(f'<w:{tag} w:id="{n}"><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:{tag}>'
+                    for n, text in enumerate(texts, start=1))
+    return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f'<w:{tag}s xmlns:w="{W_NS}">{separators}{notes}</w:{tag}s>').encode()
+
+
+def with_notes(src: Path, dst: Path, footnotes: tuple[str, ...], endnotes: tuple[str, ...]
+               ) -> Path:
+    """``src`` with a footnotes and an endnotes part, related to the document."""
+    rels = (f'<Relationship Id="rIdF1" Type="{REL_FOOTNOTES}" Target="footnotes.xml"/>'
+            f'<Relationship Id="rIdE1" Type="{REL_ENDNOTES}" Target="endnotes.xml"/>')
+    overrides = ''.join(
+        f'<Override PartName="/word/{name}s.xml" ContentType="application/vnd.openxmlformats-'
+        f'officedocument.wordprocessingml.{name}s+xml"/>' for name in ("footnote", "endnote"))
+
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "word/_rels/document.xml.rels":
+            return data.replace(b"</Relationships>", rels.encode() + b"</Relationships>")
+        if name == "[Content_Types].xml":
+            return data.replace(b"</Types>", overrides.encode() + b"</Types>")
+        return data
+
+    rewrite(src, dst, edit)
+    with zipfile.ZipFile(dst, "a") as out:
+        out.writestr("word/footnotes.xml", notes_part("footnote", *footnotes))
+        out.writestr("word/endnotes.xml", notes_part("endnote", *endnotes))
+    return dst
+
+
+def test_docx_text_boxes_notes_headers_and_footers(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_heading("Plan", 1)
+    anchor = document.add_paragraph("The diagram shows the flow.")
+    anchor._p.append(parse_xml(text_box_run("boxed caption")))
+    document.add_paragraph("After the box.")
+    section = document.sections[0]
+    section.header.paragraphs[0].text = "Project Lighthouse, confidential"
+    section.footer.paragraphs[0].text = "7"  # a page number: nothing to search for
+    section.different_first_page_header_footer = True
+    section.first_page_header.paragraphs[0].text = "Project Lighthouse, confidential"
+    section.first_page_footer.paragraphs[0].text = "Draft for review"
+    document.save(str(tmp_path / "base.docx"))
+    path = with_notes(tmp_path / "base.docx", tmp_path / "notes.docx",
+                      footnotes=("See the 2024 audit.", "Figures are rounded."),
+                      endnotes=("Thanks to the night shift.",))
+    result = extract(path, CAP)
+    assert result.status == EXTRACTED
+    assert [(p.text, p.heading, p.line_start) for p in result.pieces] == [
+        ("Plan", ("Plan",), 1),
+        ("The diagram shows the flow.", ("Plan",), 2),
+        ("boxed caption", ("Plan",), 2),  # once, cited as the paragraph it is anchored in
+        ("After the box.", ("Plan",), 3),
+        ("See the 2024 audit.", ("Footnotes",), None),
+        ("Figures are rounded.", ("Footnotes",), None),
+        ("Thanks to the night shift.", ("Endnotes",), None),
+        ("Project Lighthouse, confidential", ("Header",), None),
+        ("Draft for review", ("Footer",), None),
+    ]
+
+
+def test_docx_body_comes_first_when_the_cap_is_reached(tmp_path: Path) -> None:
+    path = with_notes(base_docx(tmp_path / "base.docx", "body text " * 15),
+                      tmp_path / "capped.docx", footnotes=("a footnote",), endnotes=())
+    result = extract(path, 100)
+    assert [p.heading for p in result.pieces] == [()]
+    assert result.truncated

@@ -2,7 +2,10 @@
 
 DOCX and ODT keep the heading path from heading styles / outline levels (clamped to
 ``MAX_HEADING_LEVEL``) and cite paragraphs by number as the line range (a table row: the
-range of its paragraphs), so text before the first heading still has a location. PPTX
+range of its paragraphs), so text before the first heading still has a location. A DOCX
+also gives the text boxes anchored in a paragraph (cited as that paragraph), then its
+footnotes and endnotes (headings "Footnotes", "Endnotes") and the text of its headers and
+footers (each distinct text once, under "Header" / "Footer"). PPTX
 cites the slide number as the page and the slide title as the heading. Each package is
 checked first (``archive``): text parts are size-limited, big media are emptied."""
 
@@ -19,6 +22,7 @@ DOCX_EXTENSIONS = (".docx",)
 PPTX_EXTENSIONS = (".pptx",)
 ODT_EXTENSIONS = (".odt",)
 MAX_HEADING_LEVEL = 10
+_MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
 def _clamp_level(value: object) -> int:
@@ -67,6 +71,9 @@ class _Docx:
                           qn("w:noBreakHyphen"): "-"}
         self.levels, self.default_level = self._style_levels(document)
         self.paragraphs = 0
+        self.box = qn("w:txbxContent")
+        # A text box is written twice, for new readers (mc:Choice) and old ones (mc:Fallback).
+        self.fallback = f"{{{_MC}}}Fallback"
 
     def _style_levels(self, document: Any) -> tuple[dict[str, int | None], int | None]:
         from docx.styles import BabelFish
@@ -100,10 +107,12 @@ class _Docx:
             elif child.tag in self.wrappers:
                 yield from self.children(child, tags)
 
-    def text(self, p: Any, room: int) -> str:
+    def text(self, p: Any, room: int, count: bool = True) -> str:
         """The paragraph's text, runs inside links, content controls and insertions included;
-        stops once ``room`` characters are collected."""
-        self.paragraphs += 1
+        stops once ``room`` characters are collected. ``count``: a paragraph of the body, which
+        the paragraph numbers count (not one in a text box, a note, a header or a footer)."""
+        if count:
+            self.paragraphs += 1
         parts: list[str] = []
         size = 0
         stack = [p.iterchildren()]
@@ -123,6 +132,18 @@ class _Docx:
             else:
                 stack.pop()
         return "".join(parts)
+
+    def box_paragraphs(self, p: Any) -> Iterator[Any]:
+        """The paragraphs of the text boxes anchored in ``p``, nested boxes included, each once."""
+        for para in p.iterdescendants(self.p):
+            if next(para.iterancestors(self.fallback), None) is None:
+                yield para
+
+    def story_text(self, root: Any, room: int) -> str:
+        """The text of every paragraph under ``root`` (a note, a header), one per line."""
+        texts = (self.text(para, room, count=False).strip() for para in root.iter(self.p)
+                 if next(para.iterancestors(self.fallback), None) is None)
+        return "\n".join(t for t in texts if t)
 
     def cell_text(self, tc: Any, room: int) -> str:
         texts: list[str] = []
@@ -171,7 +192,51 @@ def extract_docx(path: Path, max_chars: int) -> Extraction:
             heading = _push(trail, level, text)
         number = walker.paragraphs
         buffer.add(Piece(text, heading=heading, line_start=number, line_end=number))
+        for para in walker.box_paragraphs(block):
+            buffer.add(Piece(walker.text(para, buffer.max_chars - buffer.used, count=False)
+                             .strip(), heading=heading, line_start=number, line_end=number))
+    for text, heading in _docx_stories(document, walker, buffer):
+        if buffer.full:
+            buffer.truncated = True
+            break
+        buffer.add(Piece(text, heading=heading))
     return buffer.result()
+
+
+def _docx_stories(document: Any, walker: _Docx, buffer: PieceBuffer
+                  ) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Footnotes, endnotes, then headers and footers: (text, heading) each."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml.parser import parse_xml
+    from lxml import etree
+
+    for reltype, tag, title in ((RT.FOOTNOTES, "w:footnote", "Footnotes"),
+                                (RT.ENDNOTES, "w:endnote", "Endnotes")):
+        try:
+            root = parse_xml(document.part.part_related_by(reltype).blob)
+        except (KeyError, etree.XMLSyntaxError):  # none, or not readable: the body is kept
+            continue
+        for note in root.iterchildren(walker.qn(tag)):
+            if note.get(walker.qn("w:type"), "normal") != "normal":
+                continue  # the separator lines Word draws above the notes
+            yield walker.story_text(note, buffer.max_chars - buffer.used), (title,)
+    seen: set[tuple[str, str]] = set()
+    for section in document.sections:
+        for kind, title in _HEADERS_FOOTERS:
+            part = getattr(section, kind)
+            if part.is_linked_to_previous:  # no text of its own: the previous section's
+                continue
+            for para in part.part.element.iter(walker.p):
+                text = walker.text(para, buffer.max_chars - buffer.used, count=False).strip()
+                # Page numbers and dates are no text to search for; repeated texts once.
+                if any(c.isalpha() for c in text) and (title, text) not in seen:
+                    seen.add((title, text))
+                    yield text, (title,)
+
+
+_HEADERS_FOOTERS = (("header", "Header"), ("first_page_header", "Header"),
+                    ("even_page_header", "Header"), ("footer", "Footer"),
+                    ("first_page_footer", "Footer"), ("even_page_footer", "Footer"))
 
 
 # --- PPTX -------------------------------------------------------------------------------
