@@ -3,19 +3,35 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The versions the tests last passed with: every set-up installs these, so a fresh clone gets
+# what CI tested, not whatever was released since. `make lock` refreshes it.
+LOCK   := constraints.txt
 
-.PHONY: setup run test lint bench clean package test-tools
+.PHONY: setup run test lint bench clean package test-tools lock
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	# torch first and pinned to the CPU build, so nothing below pulls the CUDA one.
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev,lora]"
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[dev,lora]"
 	touch $(STAMP)
+
+# The newest releases pyproject.toml allows, in a scratch venv, written to $(LOCK); then run
+# `make test` and `make package` before committing it.
+LOCK_VENV := build/lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip wheel setuptools
+	$(LOCK_VENV)/bin/python -m pip install --quiet "torch==2.13.0"
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[dev,lora,package]"
+	{ echo "# make lock: the versions make setup installs (see Makefile)"; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/'; } > $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 run: setup
 	$(VENV)/bin/familiar
@@ -42,7 +58,7 @@ BUNDLE := dist/familiar
 PACKAGE_STAMP := $(VENV)/.package-installed
 
 $(PACKAGE_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e ".[dev,package]"
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[dev,package]"
 	touch $(PACKAGE_STAMP)
 
 package: setup test-tools $(PACKAGE_STAMP)
