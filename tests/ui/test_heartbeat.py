@@ -18,6 +18,7 @@ from app.ui.chat.chat_page import ChatPage
 from app.ui.library_page import LibraryPage
 from app.ui.session import warm_up
 from app.ui.tasks import UiTasks
+from tests.fixtures.gated_embedder import hold_document_encodes
 from tests.fixtures.heartbeat import Heartbeat
 from tests.fixtures.shared_data import TIL
 from tests.ui.conftest import RecordingOpener, with_engine
@@ -64,16 +65,8 @@ def test_event_loop_never_stalls_while_indexing_and_generating(
 
     # The indexer's first batch waits to be embedded until the first answer is under way, so
     # the two always overlap (10 notes embed in well under a second on onnxruntime).
-    embedder = runtime.memory.ingestor.embedder
-    real_encode = embedder.encode
     answer_started = threading.Event()
-
-    def encode_after_the_first_answer(texts: Any, *, query: bool = False) -> Any:
-        if not query:
-            answer_started.wait(timeout=120)
-        return real_encode(texts, query=query)
-
-    monkeypatch.setattr(embedder, "encode", encode_after_the_first_answer)
+    hold_document_encodes(monkeypatch, runtime.memory.ingestor.embedder, answer_started)
     beat = Heartbeat(10)
     beat.start()
     library.add_folder(folder)

@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from app.runtime import Runtime
 from app.ui.library_page import LibraryPage
 from app.ui.tasks import UiTasks
+from tests.fixtures.gated_embedder import hold_document_encodes
 
 
 def test_library_progress_follows_a_real_indexing_run(
@@ -31,15 +32,7 @@ def test_library_progress_follows_a_real_indexing_run(
     # The first batch is embedded once the page has shown the run, however fast it would be.
     shown_indexing = threading.Event()
     page.status_shown.connect(lambda s: shown_indexing.set() if s.phase == "indexing" else None)
-    embedder = runtime.memory.ingestor.embedder
-    real_encode = embedder.encode
-
-    def encode_once_shown(texts: Any, *, query: bool = False) -> Any:
-        if not query:
-            shown_indexing.wait(timeout=60)
-        return real_encode(texts, query=query)
-
-    monkeypatch.setattr(embedder, "encode", encode_once_shown)
+    hold_document_encodes(monkeypatch, runtime.memory.ingestor.embedder, shown_indexing)
     poll = QTimer()
     poll.setInterval(20)  # what the app's status timer does, faster
     poll.timeout.connect(lambda: page.show_status(runtime.indexer.status()))

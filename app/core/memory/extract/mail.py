@@ -188,10 +188,11 @@ def mbox_spans(handle: IO[bytes]) -> Iterator[tuple[int, int]]:
     reads mbox: every line that begins with "From " starts a message (the From_ line is part
     of it), and what comes before the first one is not a message."""
     handle.seek(0)
-    start: int | None = 0 if handle.read(len(_SEPARATOR) - 1) == _SEPARATOR[1:] else None
-    handle.seek(0)
+    start: int | None = None
     position = 0  # the file offset just past what was read
-    tail = b""  # the end of the last block: a separator may straddle two blocks
+    # The end of the last block, as a separator may straddle two; at first a newline before
+    # offset 0, so a "From " line that opens the file is found like any other.
+    tail = b"\n"
     while block := handle.read(_SCAN_BYTES):
         data = tail + block
         base = position - len(tail)

@@ -71,7 +71,6 @@ class _Docx:
                           qn("w:noBreakHyphen"): "-"}
         self.levels, self.default_level = self._style_levels(document)
         self.paragraphs = 0
-        self.box = qn("w:txbxContent")
         # A text box is written twice, for new readers (mc:Choice) and old ones (mc:Fallback).
         self.fallback = f"{{{_MC}}}Fallback"
 
@@ -133,16 +132,17 @@ class _Docx:
                 stack.pop()
         return "".join(parts)
 
-    def box_paragraphs(self, p: Any) -> Iterator[Any]:
-        """The paragraphs of the text boxes anchored in ``p``, nested boxes included, each once."""
-        for para in p.iterdescendants(self.p):
+    def paragraphs_under(self, root: Any) -> Iterator[Any]:
+        """The paragraphs below ``root`` (a body paragraph's text boxes, a note, a header),
+        text boxes nested in them included, each once: a box's fallback copy is skipped."""
+        for para in root.iterdescendants(self.p):
             if next(para.iterancestors(self.fallback), None) is None:
                 yield para
 
     def story_text(self, root: Any, room: int) -> str:
-        """The text of every paragraph under ``root`` (a note, a header), one per line."""
-        texts = (self.text(para, room, count=False).strip() for para in root.iter(self.p)
-                 if next(para.iterancestors(self.fallback), None) is None)
+        """The text of every paragraph under ``root`` (a note), one per line."""
+        texts = (self.text(para, room, count=False).strip()
+                 for para in self.paragraphs_under(root))
         return "\n".join(t for t in texts if t)
 
     def cell_text(self, tc: Any, room: int) -> str:
@@ -192,7 +192,7 @@ def extract_docx(path: Path, max_chars: int) -> Extraction:
             heading = _push(trail, level, text)
         number = walker.paragraphs
         buffer.add(Piece(text, heading=heading, line_start=number, line_end=number))
-        for para in walker.box_paragraphs(block):
+        for para in walker.paragraphs_under(block):
             buffer.add(Piece(walker.text(para, buffer.max_chars - buffer.used, count=False)
                              .strip(), heading=heading, line_start=number, line_end=number))
     for text, heading in _docx_stories(document, walker, buffer):
@@ -226,7 +226,7 @@ def _docx_stories(document: Any, walker: _Docx, buffer: PieceBuffer
             part = getattr(section, kind)
             if part.is_linked_to_previous:  # no text of its own: the previous section's
                 continue
-            for para in part.part.element.iter(walker.p):
+            for para in walker.paragraphs_under(part.part.element):
                 text = walker.text(para, buffer.max_chars - buffer.used, count=False).strip()
                 # Page numbers and dates are no text to search for; repeated texts once.
                 if any(c.isalpha() for c in text) and (title, text) not in seen:
