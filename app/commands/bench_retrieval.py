@@ -72,6 +72,21 @@ def _open_profile(workdir: Path) -> Any:
     return profile, True
 
 
+def corpus_mapping(dataset: Path, workdir: Path, corpus_dir: Path | None,
+                   fresh: bool) -> dict[Path, str]:
+    """Path -> document id of the bench corpus: the files of ``corpus_dir``, else the BEIR
+    documents as Markdown files under ``workdir/docs`` (written when the profile is new)."""
+    from app.core.memory import evaluation
+
+    if corpus_dir is not None:
+        return evaluation.files_corpus(corpus_dir.resolve())
+    if fresh or not (workdir / "docs").is_dir():
+        shutil.rmtree(workdir / "docs", ignore_errors=True)
+        return evaluation.write_corpus(dataset, workdir / "docs")
+    return {p: d for p, d in zip(sorted((workdir / "docs").glob("*.md")),
+                                 (d for d, _, _ in evaluation.iter_corpus(dataset)), strict=False)}
+
+
 def cmd_bench_retrieval(cli: Cli) -> int:
     from app.core.config import MemorySettings
     from app.core.memory import evaluation
@@ -101,15 +116,7 @@ def cmd_bench_retrieval(cli: Cli) -> int:
         profile, fresh = _open_profile(workdir)
         memory = Memory(profile.home, profile.store, profile.subkey("vectors"), settings)
         try:
-            if args.corpus_dir is not None:
-                mapping = evaluation.files_corpus(args.corpus_dir.resolve())
-            elif fresh or not (workdir / "docs").is_dir():
-                shutil.rmtree(workdir / "docs", ignore_errors=True)
-                mapping = evaluation.write_corpus(dataset, workdir / "docs")
-            else:
-                mapping = {p: d for p, d in zip(sorted((workdir / "docs").glob("*.md")),
-                                                 (d for d, _, _ in evaluation.iter_corpus(dataset)),
-                                                 strict=False)}
+            mapping = corpus_mapping(dataset, workdir, args.corpus_dir, fresh)
             by_key = {str(p): d for p, d in mapping.items()}
             started = time.perf_counter()
             state = TaskState(on_progress=_progress(cli), min_interval=2.0)

@@ -49,10 +49,15 @@ class MemorySettings:
     # anchored: dense weight for a query of keywords, rising to 1 (dense alone) as the share
     # of function words goes from function_words_low to function_words_high; a candidate
     # anchored_scale below the dense top cosine loses a whole unit of the dense part.
-    anchored_dense_weight: float = 0.5
+    anchored_dense_weight: float = 0.35
     anchored_scale: float = 0.4
     function_words_low: float = 0.25
     function_words_high: float = 0.6
+    # anchored: the dense weight then moves dense_lead_share of the way to 1 as the dense top
+    # cosine leads the cosine at index dense_lead_rank by up to dense_lead_span.
+    dense_lead_rank: int = 3
+    dense_lead_span: float = 0.1
+    dense_lead_share: float = 0.25
     rrf_k: float = 60.0
     bm25_saturation: float = 10.0
     bm25_heading_weight: float = 1.0

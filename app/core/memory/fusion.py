@@ -6,7 +6,8 @@ default, ``anchored``: a convex combination whose dense part is measured from th
 cosine in fixed units (every candidate's exact cosine, so a BM25 match that means something
 else pays for its distance), and whose dense weight rises with the share of the query's words
 that BM25 cannot use (function words: a question written as a sentence carries its meaning in
-how its words relate, which only the embedding reads).
+how its words relate, which only the embedding reads) and again with how clearly the
+embedding's top candidate leads the others.
 """
 
 from __future__ import annotations
@@ -67,6 +68,18 @@ def query_dense_weight(query: str, base: float, low: float, high: float) -> floa
     share = function_word_share(query)
     ramp = min(1.0, max(0.0, (share - low) / max(high - low, 1e-6)))
     return base + (1.0 - base) * ramp
+
+
+def confident_dense_weight(weight: float, dense: Ranked, rank: int, span: float,
+                           share: float) -> float:
+    """``weight`` moved toward 1 (dense alone) by up to ``share`` of the way, in proportion
+    to how far the dense top cosine stands out from the cosine at index ``rank`` of the
+    dense list (all of ``share`` at a lead of ``span`` or more). When the embedding has a
+    clear winner, a lexical match has less say in the order around it."""
+    if share <= 0.0 or len(dense) < 2 or weight >= 1.0:
+        return weight
+    lead = dense[0][1] - dense[min(rank, len(dense) - 1)][1]
+    return weight + (1.0 - weight) * share * min(1.0, max(0.0, lead) / max(span, 1e-6))
 
 
 def anchored(dense: Ranked, bm25: Ranked, cosines: Mapping[int, float], dense_weight: float,

@@ -21,7 +21,7 @@ import numpy as np
 from app.core.config import MemorySettings
 from app.core.memory import fulltext
 from app.core.memory.embedder import Embedder
-from app.core.memory.fusion import fuse, lookup_first, query_dense_weight
+from app.core.memory.fusion import confident_dense_weight, fuse, lookup_first, query_dense_weight
 from app.core.memory.ingest import from_blob
 from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
 from app.core.memory.vectors import VectorIndex
@@ -144,6 +144,8 @@ class Searcher:
         if method == "anchored":
             weight = query_dense_weight(query, s.anchored_dense_weight, s.function_words_low,
                                         s.function_words_high)
+            weight = confident_dense_weight(weight, dense, s.dense_lead_rank,
+                                            s.dense_lead_span, s.dense_lead_share)
             if dense and weight < 1.0:
                 cosines = self._cosines(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
         fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=weight,

@@ -11,6 +11,7 @@ from app.core.config import MemorySettings
 from app.core.memory import fulltext
 from app.core.memory.fusion import (
     anchored,
+    confident_dense_weight,
     function_word_share,
     fuse,
     lookup_first,
@@ -134,6 +135,21 @@ def test_function_word_share_and_the_query_dense_weight() -> None:
     assert keywords == 0.5
     assert 0.5 < halfway < 1.0
     assert question == 1.0
+
+
+def test_the_dense_weight_rises_with_the_lead_of_the_dense_top() -> None:
+    clear = [(1, 0.70), (2, 0.58), (3, 0.57), (4, 0.56), (5, 0.50)]  # leads index 3 by 0.14
+    close = [(1, 0.60), (2, 0.59), (3, 0.585), (4, 0.58), (5, 0.50)]  # leads it by 0.02
+    full = confident_dense_weight(0.4, clear, rank=3, span=0.1, share=0.25)
+    part = confident_dense_weight(0.4, close, rank=3, span=0.1, share=0.25)
+    assert full == pytest.approx(0.4 + 0.6 * 0.25)  # a lead past the span moves it all of share
+    assert part == pytest.approx(0.4 + 0.6 * 0.25 * 0.2)
+    assert 0.4 < part < full < 1.0
+    # a short list is measured at its last candidate; one candidate or share 0 changes nothing
+    assert confident_dense_weight(0.4, clear[:2], 3, 0.1, 0.25) == pytest.approx(full)
+    assert confident_dense_weight(0.4, clear[:1], 3, 0.1, 0.25) == 0.4
+    assert confident_dense_weight(0.4, clear, 3, 0.1, 0.0) == 0.4
+    assert confident_dense_weight(1.0, clear, 3, 0.1, 0.25) == 1.0
 
 
 def test_anchored_fusion_charges_a_lexical_match_for_its_distance() -> None:
