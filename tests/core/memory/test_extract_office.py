@@ -552,6 +552,34 @@ def test_docx_text_boxes_notes_headers_and_footers(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_text_boxes_in_table_cells(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("Before the table.")
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text = "Stage"
+    table.cell(0, 1).text = "Owner"
+    table.cell(1, 0).text = "Review"
+    table.cell(1, 1).paragraphs[0]._p.append(parse_xml(text_box_run("sticky note on Lena")))
+    inner = table.cell(1, 0).add_table(rows=1, cols=1)  # a table in a cell, its box too
+    inner.cell(0, 0).paragraphs[0]._p.append(parse_xml(text_box_run("nested box")))
+    document.add_paragraph("After the table.")
+    document.save(str(tmp_path / "boxes.docx"))
+    result = extract(tmp_path / "boxes.docx", CAP)
+    assert result.status == EXTRACTED
+    assert [(p.text, p.line_start, p.line_end) for p in result.pieces] == [
+        ("Before the table.", 1, 1),
+        ("Stage | Owner", 2, 3),
+        ("Review", 4, 7),
+        # once each (Word writes a box twice), cited as the row they are anchored in
+        ("nested box", 4, 7),
+        ("sticky note on Lena", 4, 7),
+        ("After the table.", 8, 8),
+    ]
+
+
 def test_docx_body_comes_first_when_the_cap_is_reached(tmp_path: Path) -> None:
     path = with_notes(base_docx(tmp_path / "base.docx", "body text " * 15),
                       tmp_path / "capped.docx", footnotes=("a footnote",), endnotes=())

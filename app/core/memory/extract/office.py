@@ -3,10 +3,10 @@
 DOCX and ODT keep the heading path from heading styles / outline levels (clamped to
 ``MAX_HEADING_LEVEL``) and cite paragraphs by number as the line range (a table row: the
 range of its paragraphs), so text before the first heading still has a location. A DOCX
-also gives the text boxes anchored in a paragraph (cited as that paragraph), then its
-footnotes and endnotes (headings "Footnotes", "Endnotes") and the text of its headers and
-footers (each distinct text once, under "Header" / "Footer"). PPTX
-cites the slide number as the page and the slide title as the heading. Each package is
+also gives the text boxes anchored in a paragraph or a table row (cited as that paragraph or
+row), then its footnotes and endnotes (headings "Footnotes", "Endnotes") and the text of its
+headers and footers (each distinct text once, under "Header" / "Footer"). PPTX cites the
+slide number as the page and the slide title as the heading. Each package is
 checked first (``archive``): text parts are size-limited, big media are emptied."""
 
 from __future__ import annotations
@@ -139,6 +139,14 @@ class _Docx:
             if next(para.iterancestors(self.fallback), None) is None:
                 yield para
 
+    def boxes_in_row(self, tr: Any) -> Iterator[Any]:
+        """The paragraphs of the text boxes anchored in a table row's cells (a paragraph
+        inside another paragraph), each once; the cells' own paragraphs are ``row_text``'s."""
+        for para in tr.iterdescendants(self.p):
+            if (next(para.iterancestors(self.p), None) is not None
+                    and next(para.iterancestors(self.fallback), None) is None):
+                yield para
+
     def story_text(self, root: Any, room: int) -> str:
         """The text of every paragraph under ``root`` (a note), one per line."""
         texts = (self.text(para, room, count=False).strip()
@@ -182,9 +190,13 @@ def extract_docx(path: Path, max_chars: int) -> Extraction:
             for tr in walker.children(block, (walker.tr,)):
                 first = walker.paragraphs + 1
                 row = walker.row_text(tr, room)
-                if not buffer.add(Piece(row, heading=heading, line_start=first,
-                                        line_end=max(first, walker.paragraphs))):
+                last = max(first, walker.paragraphs)
+                if not buffer.add(Piece(row, heading=heading, line_start=first, line_end=last)):
                     break
+                for para in walker.boxes_in_row(tr):  # cited as the row they are anchored in
+                    buffer.add(Piece(walker.text(para, buffer.max_chars - buffer.used,
+                                                 count=False).strip(),
+                                     heading=heading, line_start=first, line_end=last))
             continue
         text = walker.text(block, room).strip()
         level = walker.level_of(block)
