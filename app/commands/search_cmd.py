@@ -66,11 +66,12 @@ def check_types(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(exts))
 
 
-def folder_scope(given: Path, watched: list[Any]) -> Path:
-    """The folder to filter on, as the index names it. ``--folder`` must be a folder that
+def folder_scope(given: Path, watched: list[Any]) -> tuple[Path, ...]:
+    """The folders to filter on, as the index names them. ``--folder`` must be a folder that
     overlaps a watched one (inside it, or holding it). The index names files through the
     watched folder's path as it was added, symlinks kept: a folder reached another way (its
-    real path, or a link to it) is translated into that form. A path that is gone is accepted
+    real path, or a link to it) is translated into that form, and one that holds several
+    watched folders only through links gives all of them. A path that is gone is accepted
     only inside a watched folder that is unavailable (not mounted), whose index is kept and
     still searchable."""
     from app.core.indexing.library import normalize
@@ -81,17 +82,20 @@ def folder_scope(given: Path, watched: list[Any]) -> Path:
     if not folder.is_dir():
         if not any(w.contains(folder) and not w.available() for w in watched):
             raise CliError(f"--folder {given}: no such folder")
-        return folder
+        return (folder,)
     for w in watched:
         if folder.is_relative_to(w.path) or w.path.is_relative_to(folder):
-            return folder
+            return (folder,)
     real = folder.resolve()
+    found: dict[Path, None] = {}
     for w in watched:
         root = w.path.resolve()
         if real.is_relative_to(root):
-            return w.path / real.relative_to(root)
-        if root.is_relative_to(real):  # holds a watched folder only through links
-            return w.path
+            found[w.path / real.relative_to(root)] = None
+        elif root.is_relative_to(real):  # holds a watched folder only through links
+            found[w.path] = None
+    if found:
+        return tuple(found)
     raise CliError(f"--folder {given}: not inside a watched folder (see 'familiar folders list')")
 
 
@@ -115,9 +119,9 @@ def cmd_search(cli: Cli) -> int:
     types = check_types(args.types)
     since_ns = parse_since(args.since) if args.since else None
     runtime = cli.runtime()
-    folder = (folder_scope(args.folder, runtime.indexer.library.folders())
-              if args.folder is not None else None)
-    filters = Filters(folder=folder, types=types, since_ns=since_ns)
+    folders = (folder_scope(args.folder, runtime.indexer.library.folders())
+               if args.folder is not None else ())
+    filters = Filters(folders=folders, types=types, since_ns=since_ns)
     memory = runtime.memory
     repair_vector_index(runtime)
     hits = runtime.lanes.io.run(lambda _state: memory.searcher.search(args.query, args.k, filters))

@@ -139,6 +139,43 @@ def test_search_folder_named_through_a_symlink_or_its_real_path(
     assert {h["path"] for h in payload["hits"]} == {str(files["visa"]), str(files["old"])}
 
 
+def test_search_folder_holding_several_watched_folders_through_links(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A real folder that holds two watched folders, each watched through its own link:
+    --folder gives the files of both, named through their links."""
+    monkeypatch.setenv("FAMILIAR_PASSPHRASE", PASSPHRASE)
+    profile, _ = Vault.create(home, passphrase=PASSPHRASE)
+    disk = tmp_path / "disk"
+    files = []
+    for name, text in (("work", "The visa interview is on Monday."),
+                       ("home", "Renew the visa photo at the pharmacy.")):
+        (disk / name).mkdir(parents=True)
+        (disk / name / "note.md").write_text(f"# {name}\n\n{text}\n", encoding="utf-8")
+        link = tmp_path / f"{name}-link"
+        link.symlink_to(disk / name, target_is_directory=True)
+        files.append(link / "note.md")
+    outside = tmp_path / "other"
+    outside.mkdir()
+    files.append(outside / "note.md")
+    files[-1].write_text("# other\n\nThe visa office is closed.\n", encoding="utf-8")
+    runtime = Runtime.start(profile)
+    try:
+        for folder in (tmp_path / "work-link", tmp_path / "home-link", outside):
+            runtime.indexer.library.add(folder)
+        outcomes = runtime.lanes.index.run(
+            lambda state: runtime.memory.ingestor.ingest([(p, None) for p in files], state))
+        assert all(o.status == "indexed" for o in outcomes)
+    finally:
+        runtime.close()
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(disk))
+    assert code == 0, payload
+    assert {h["path"] for h in payload["hits"]} == {str(files[0]), str(files[1])}
+    code, payload = run_json(capsys, "search", "visa", "--folder", str(disk / "home"))
+    assert code == 0, payload
+    assert {h["path"] for h in payload["hits"]} == {str(files[1])}
+
+
 def test_search_text_output(indexed: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "pasta water"]) == 0
     out = capsys.readouterr().out

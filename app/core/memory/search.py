@@ -33,7 +33,7 @@ SNIPPET_WORDS = 28
 
 @dataclass(frozen=True)
 class Filters:
-    folder: Path | None = None
+    folders: tuple[Path, ...] = ()  # files in any of these folders
     types: tuple[str, ...] = ()  # extensions, with or without the dot
     since_ns: int | None = None  # files modified at or after this time
     paths: tuple[Path, ...] = ()  # only these files (e.g. a file dropped onto the chat)
@@ -42,9 +42,10 @@ class Filters:
         """A condition on ``f`` (files) and its parameters; "" when there is no filter."""
         parts: list[str] = []
         params: list[Any] = []
-        if self.folder is not None:
-            parts.append("f.path LIKE ? ESCAPE '\\'")
-            params.append(like_escape(folder_prefix(self.folder)) + "%")
+        if self.folders:
+            like = " OR ".join(["f.path LIKE ? ESCAPE '\\'"] * len(self.folders))
+            parts.append(f"({like})")
+            params.extend(like_escape(folder_prefix(f)) + "%" for f in self.folders)
         if self.types:
             exts = sorted({("." + t.lower().lstrip(".")) for t in self.types})
             parts.append(f"f.ext IN ({','.join('?' * len(exts))})")

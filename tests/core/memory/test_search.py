@@ -66,7 +66,7 @@ def test_every_method_finds_the_obvious_file(searcher: Searcher, library: dict[s
 
 def test_folder_type_and_date_filters(searcher: Searcher, library: dict[str, Path],
                                       docs: Path) -> None:
-    in_kitchen = searcher.search("dawn", k=10, filters=Filters(folder=docs / "kitchen"))
+    in_kitchen = searcher.search("dawn", k=10, filters=Filters(folders=(docs / "kitchen",)))
     assert {h.path for h in in_kitchen} <= {library["bread"], library["long"]}
     assert library["bread"] in {h.path for h in in_kitchen}
     texts = searcher.search("hunt", k=10, filters=Filters(types=("txt",)))
@@ -82,7 +82,7 @@ def test_filters_with_ann_overfetch(searcher: Searcher, library: dict[str, Path]
     import app.core.memory.search as search_module
 
     monkeypatch.setattr(search_module, "EXACT_MAX", 0)  # force the ANN path under a filter
-    hits = searcher.search("bread dough", k=3, filters=Filters(folder=docs / "kitchen"))
+    hits = searcher.search("bread dough", k=3, filters=Filters(folders=(docs / "kitchen",)))
     assert hits and hits[0].path == library["bread"]
 
 
