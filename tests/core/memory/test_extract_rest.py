@@ -203,3 +203,15 @@ def test_line_ranges_per_construct(tmp_path: Path) -> None:
     assert lines_of(result, "Back Up") == (46, 46)
     assert piece_with(result, "After the nested").heading == ("Overlined", "Back Up")
     assert lines_of(result, "After the nested") == (49, 49)
+
+
+def test_rest_with_more_links_in_a_paragraph_than_docutils_can_nest_is_read_as_text(
+        tmp_path: Path) -> None:
+    links = " ".join(f"see https://example.org/page{i} here" for i in range(1_200))
+    path = tmp_path / "links.rst"
+    path.write_text(f"Links\n=====\n\n{links}\n\nAfter the list.\n", encoding="utf-8")
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    assert [(p.line_start, p.line_end) for p in result.pieces] == [(1, 2), (4, 4), (6, 6)]
+    assert "https://example.org/page1199" in result.pieces[1].text
+    assert result.pieces[2].text == "After the list."

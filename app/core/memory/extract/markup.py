@@ -67,7 +67,14 @@ def extract_rest(path: Path, max_chars: int) -> Extraction:
     except NotText as exc:
         return skipped(str(exc))
     buffer = PieceBuffer(max_chars)
-    _RestWalker(buffer).parse(text, first_line=1, trail=(), depth=0)
+    try:
+        _RestWalker(buffer).parse(text, first_line=1, trail=(), depth=0)
+    except RecursionError:
+        # docutils parses a paragraph's inline markup one recursion level per link: past
+        # about 970 links in one paragraph it gives up. Such a file (a long link list) is
+        # read as plain text then, by paragraphs, without headings, rather than not at all.
+        buffer = PieceBuffer(max_chars)
+        buffer.extend(paragraphs(text.split("\n")))
     buffer.truncated = buffer.truncated or truncated
     return buffer.result()
 
