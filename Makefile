@@ -68,7 +68,7 @@ package: setup test-tools $(PACKAGE_STAMP)
 	$(PY) packaging/measure_bundle.py $(BUNDLE)
 
 lint: setup
-	$(VENV)/bin/ruff check app tests
+	$(VENV)/bin/ruff check app tests tools
 	$(VENV)/bin/mypy
 
 clean:
