@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core.config import MemorySettings  # noqa: E402
-from app.core.memory.fusion import function_word_share  # noqa: E402
+from app.core.memory.fusion import confident_dense_weight, query_dense_weight  # noqa: E402
 
 DEPTH = 300  # what the bench's k=100 asks of each side (3 k)
 SWEPT = ("anchored_dense_weight", "anchored_scale", "bm25_saturation", "function_words_low",
@@ -51,8 +51,8 @@ class Query:
     doc: np.ndarray  # document number
     gain: np.ndarray  # relevance of the chunk's document
     ideal: float  # ideal DCG@10
-    share: float  # function-word share of the query
-    dense_top: np.ndarray  # the dense list's cosines, best first
+    text: str  # the query
+    dense: list[tuple[int, float]]  # the dense list, best first
 
 
 def dump(args: argparse.Namespace) -> int:
@@ -126,8 +126,8 @@ def prepare(queries: list[dict[str, Any]], qrels: dict[str, dict[str, int]],
             doc=np.array([numbers.setdefault(str(doc_of[c]), len(numbers)) for c in ids]),
             gain=np.array([float(relevant.get(str(doc_of[c]), 0)) for c in ids]),
             ideal=sum(g / math.log2(i + 2) for i, g in enumerate(ideal)),
-            share=function_word_share(item["text"]),
-            dense_top=np.array([s for _, s in dense])))
+            text=item["text"],
+            dense=dense))
     return prepared
 
 
@@ -136,20 +136,16 @@ def scores(query: Query, s: MemorySettings, method: str = "anchored") -> np.ndar
     candidate the method does not rank."""
     if method == "dense":
         return np.where(query.in_dense, query.cosine, -np.inf)
-    if method == "bm25" or not query.dense_top.size:
+    if method == "bm25" or not query.dense:
         return np.where(query.in_bm25, query.bm25, -np.inf)
-    ramp = min(1.0, max(0.0, (query.share - s.function_words_low)
-                        / max(s.function_words_high - s.function_words_low, 1e-6)))
-    weight = s.anchored_dense_weight + (1.0 - s.anchored_dense_weight) * ramp
-    if s.dense_lead_share > 0 and weight < 1.0 and query.dense_top.size >= 2:
-        lead = query.dense_top[0] - query.dense_top[min(s.dense_lead_rank,
-                                                        query.dense_top.size - 1)]
-        weight += (1.0 - weight) * s.dense_lead_share * min(
-            1.0, max(0.0, lead) / max(s.dense_lead_span, 1e-6))
+    weight = confident_dense_weight(
+        query_dense_weight(query.text, s.anchored_dense_weight, s.function_words_low,
+                           s.function_words_high),
+        query.dense, s.dense_lead_rank, s.dense_lead_span, s.dense_lead_share)
     if weight >= 1.0:
         return np.where(query.in_dense, query.cosine, -np.inf)
     part = np.where(np.isnan(query.cosine), -1.0, np.maximum(
-        -1.0, 1.0 - (query.dense_top[0] - query.cosine) / s.anchored_scale))
+        -1.0, 1.0 - (query.dense[0][1] - query.cosine) / s.anchored_scale))
     top = max(float(query.bm25.max()), 1e-6)
     confidence = top / (top + s.bm25_saturation) if s.bm25_saturation > 0 else 1.0
     return weight * part + (1.0 - weight) * confidence * query.bm25 / top

@@ -142,9 +142,8 @@ class _Docx:
     def boxes_in_row(self, tr: Any) -> Iterator[Any]:
         """The paragraphs of the text boxes anchored in a table row's cells (a paragraph
         inside another paragraph), each once; the cells' own paragraphs are ``row_text``'s."""
-        for para in tr.iterdescendants(self.p):
-            if (next(para.iterancestors(self.p), None) is not None
-                    and next(para.iterancestors(self.fallback), None) is None):
+        for para in self.paragraphs_under(tr):
+            if next(para.iterancestors(self.p), None) is not None:
                 yield para
 
     def story_text(self, root: Any, room: int) -> str:
