@@ -78,10 +78,10 @@ def dump(args: argparse.Namespace) -> int:
         queries = []
         for query_id, text in data.queries.items():
             vector = memory.embedder.encode([text], query=True)[0]
-            dense = searcher._dense(conn, vector, DEPTH, "", [])
+            dense = searcher.dense_candidates(conn, vector, DEPTH, "", [])
             bm25 = fulltext.bm25_search(conn, text, DEPTH, "", [], settings.bm25_heading_weight,
                                         1.0, settings.bm25_postings_budget)
-            cosines = searcher._cosines(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
+            cosines = searcher.cosines_of(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
             queries.append({"id": query_id, "text": text, "dense": dense, "bm25": bm25,
                             "cosines": sorted(cosines.items())})
     finally:

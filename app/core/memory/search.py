@@ -136,7 +136,7 @@ class Searcher:
         try:
             if method != "bm25":
                 vector = self.embedder.encode([query], query=True)[0]
-                dense = self._dense(conn, vector, depth, where, params)
+                dense = self.dense_candidates(conn, vector, depth, where, params)
         finally:
             if lexical is not None:
                 bm25, lookup = lexical.result()
@@ -148,7 +148,7 @@ class Searcher:
             weight = confident_dense_weight(weight, dense, s.dense_lead_rank,
                                             s.dense_lead_span, s.dense_lead_share)
             if dense and weight < 1.0:
-                cosines = self._cosines(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
+                cosines = self.cosines_of(conn, vector, {c for c, _ in bm25} - dict(dense).keys())
         fused = fuse(method, dense, bm25, k=s.rrf_k, dense_weight=weight,
                      saturation=s.bm25_saturation, cosines=cosines, scale=s.anchored_scale)
         fused = lookup_first(fused, lookup)
@@ -181,8 +181,11 @@ class Searcher:
         if executor is not None:
             executor.shutdown(wait=True)
 
-    def _dense(self, conn: Any, vector: np.ndarray, depth: int, where: str,
-               params: Sequence[Any]) -> list[tuple[int, float]]:
+    def dense_candidates(self, conn: Any, vector: np.ndarray, depth: int, where: str,
+                         params: Sequence[Any]) -> list[tuple[int, float]]:
+        """The ``depth`` chunks nearest to ``vector`` among those matching ``where``,
+        ``(chunk_id, cosine)`` best first: exact over the stored embeddings when the filter
+        leaves few chunks, else from the ANN index."""
         if where:
             count = conn.execute("SELECT count(*) FROM chunks c JOIN files f ON f.id = "
                                  f"c.file_id WHERE {where}", params).fetchone()[0]
@@ -205,7 +208,7 @@ class Searcher:
         ranked = sorted(((int(cid), by_ann[aid]) for cid, aid in rows), key=lambda r: -r[1])
         return ranked[:depth]
 
-    def _cosines(self, conn: Any, vector: np.ndarray, chunk_ids: set[int]) -> dict[int, float]:
+    def cosines_of(self, conn: Any, vector: np.ndarray, chunk_ids: set[int]) -> dict[int, float]:
         """The exact cosine of each given chunk, from its stored embedding."""
         if not chunk_ids:
             return {}

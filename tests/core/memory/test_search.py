@@ -180,8 +180,8 @@ def test_anchored_search_reads_exact_cosines_and_follows_dense_for_questions(
     vector = searcher.embedder.encode(["owls hunt mice"], query=True)[0]
     every = {int(c) for (c,) in conn.execute("SELECT id FROM chunks")}
     exact = dict(searcher._exact(conn, vector, len(every), "", []))
-    assert searcher._cosines(conn, vector, every) == pytest.approx(exact)
-    assert searcher._cosines(conn, vector, set()) == {}
+    assert searcher.cosines_of(conn, vector, every) == pytest.approx(exact)
+    assert searcher.cosines_of(conn, vector, set()) == {}
     question = "which of them is it that does the thing at night for me"
     dense = [h.chunk_id for h in searcher.search(question, k=5, method="dense")]
     assert [h.chunk_id for h in searcher.search(question, k=5, method="anchored")] == dense
