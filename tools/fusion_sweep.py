@@ -75,7 +75,7 @@ def dump(args: argparse.Namespace) -> int:
         doc_of = {int(cid): by_path.get(str(key_to_path(key))) for cid, key in conn.execute(
             "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id")}
         searcher = memory.searcher
-        queries = []
+        queries: list[dict[str, Any]] = []
         for query_id, text in data.queries.items():
             vector = memory.embedder.encode([text], query=True)[0]
             dense = searcher.dense_candidates(conn, vector, DEPTH, "", [])
@@ -156,7 +156,7 @@ def ranked_docs(query: Query, score: np.ndarray, k: int = 10) -> np.ndarray:
     order = np.lexsort((query.chunk, -score))
     order = order[np.isfinite(score[order])]
     _, first = np.unique(query.doc[order], return_index=True)
-    return order[np.sort(first)[:k]]
+    return np.asarray(order[np.sort(first)[:k]])
 
 
 def ndcg(queries: list[Query], s: MemorySettings, method: str = "anchored") -> float:

@@ -172,7 +172,10 @@ class LibraryPage(QWidget):
     def _remove_selected(self) -> None:
         rows = {i.row() for i in self.folders.selectedItems()}
         for row in rows:
-            folder_id = int(self.folders.item(row, 0).data(Qt.ItemDataRole.UserRole))
+            item = self.folders.item(row, 0)
+            if item is None:
+                continue
+            folder_id = int(item.data(Qt.ItemDataRole.UserRole))
             self.tasks.run("index", f"remove-folder-{folder_id}", _remove_folder, self.runtime,
                            folder_id, on_done=lambda _n: self.refresh(), replace=False)
 

@@ -97,6 +97,8 @@ class MemoryPage(QWidget):
         if not rows:
             return None
         item = self.table.item(rows[0], 0)
+        if item is None:
+            return None
         return int(item.data(Qt.ItemDataRole.UserRole)), item.text()
 
     def _ask_edit(self) -> None:

@@ -107,6 +107,10 @@ class ModelsPage(QWidget):
         self.tasks.run("io", "models-local", _local, self.runtime, on_done=self._fill_local,
                        on_error=self._error)
 
+    def _switched(self, _path: object) -> None:
+        self._show_active()
+        self.note.setText("")
+
     def _show_active(self) -> None:
         path = self.runtime.settings.engine.model_path
         self.active.setText(f"Active model: {Path(path).name}" if path else
@@ -148,14 +152,14 @@ class ModelsPage(QWidget):
 
     def _use_selected(self) -> None:
         rows = {i.row() for i in self.local.selectedItems()}
-        if rows:
-            path = self.local.item(min(rows), 0).data(Qt.ItemDataRole.UserRole)
-            self.use(path)
+        item = self.local.item(min(rows), 0) if rows else None
+        if item is not None:
+            self.use(item.data(Qt.ItemDataRole.UserRole))
 
     def use(self, path: str) -> None:
         self.note.setText("Switching model…")
         self.tasks.run("llm", "use-model", use_model, self.runtime, path,
-                       on_done=lambda _p: (self._show_active(), self.note.setText("")),
+                       on_done=self._switched,
                        on_error=self._error)
 
     def _error(self, exc: BaseException) -> None:

@@ -240,10 +240,10 @@ class ModelPage(QWizardPage):
                          "by quoting the passages of your files that match best.")
         self.later = QRadioButton("Later: start without a model")
         self.later.setChecked(True)
-        self.later.toggled.connect(lambda on: on and self.catalog.cancel_downloads())
         self.download = QRadioButton("Download one of these (the labels say how each fits "
                                      "this computer)")
         self.catalog = CatalogPanel(wizard.tasks)
+        self.later.toggled.connect(self._later_toggled)
         self.catalog.setTitle("")
         self.catalog.downloaded.connect(self._downloaded)
         self.catalog.failed.connect(self._bad)
@@ -257,6 +257,10 @@ class ModelPage(QWizardPage):
         for widget in (self.later, self.download, self.catalog, self.local, self.pick,
                        self.note):
             layout.addWidget(widget)
+
+    def _later_toggled(self, on: bool) -> None:
+        if on:
+            self.catalog.cancel_downloads()
 
     def initializePage(self) -> None:  # noqa: N802 (Qt API)
         self.catalog.refresh()

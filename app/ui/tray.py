@@ -41,8 +41,7 @@ class Tray(QObject):
         self.quick_ask_action = self._action("Quick ask", self.quick_ask_requested.emit)
         self.open_action = self._action("Open Familiar", self.open_requested.emit)
         self.menu.addSeparator()
-        self.pause_action = self._action("Pause indexing", lambda: self.pause_toggled.emit(
-            self.pause_action.isChecked()))
+        self.pause_action: QAction = self._action("Pause indexing", self._pause_clicked)
         self.pause_action.setCheckable(True)
         self.lock_action = self._action("Lock", self.lock_requested.emit)
         self.menu.addSeparator()
@@ -56,6 +55,9 @@ class Tray(QObject):
         action.triggered.connect(slot)
         self.menu.addAction(action)
         return action
+
+    def _pause_clicked(self) -> None:
+        self.pause_toggled.emit(self.pause_action.isChecked())
 
     @staticmethod
     def available() -> bool:

@@ -66,11 +66,11 @@ class ChatView(QWidget):
         self._transcript = QVBoxLayout(self._inner)
         self._transcript.setSpacing(8)
         self._transcript.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self._inner)
-        self.scroll.verticalScrollBar().rangeChanged.connect(self._follow)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setWidget(self._inner)
+        self.scroller.verticalScrollBar().rangeChanged.connect(self._follow)
         self.welcome = QLabel("Ask anything about your files. Drop a file here to ask about "
                               "that file only.")
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -101,7 +101,7 @@ class ChatView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroller, 1)
         layout.addLayout(chip)
         layout.addLayout(row)
         layout.addWidget(self.status)
@@ -171,7 +171,7 @@ class ChatView(QWidget):
 
     def _follow(self, _low: int, high: int) -> None:
         if self.busy:
-            self.scroll.verticalScrollBar().setValue(high)
+            self.scroller.verticalScrollBar().setValue(high)
 
     # --- asking -----------------------------------------------------------------------------
 
