@@ -19,6 +19,7 @@ def cmd_doctor(cli: Cli) -> int:
     hw = report["hardware"]
     prof = report["profile"]
     pk = report["packages"]
+    shown = report["display"]
     lines = [
         f"Familiar {report['version']} on Python {report['python']}",
         f"Data folder:  {report['data_dir']}",
@@ -28,6 +29,10 @@ def cmd_doctor(cli: Cli) -> int:
         f"CPU:          {hw['cpu']} ({hw['physical_cores']} cores, {hw['logical_cores']} threads)",
         f"RAM:          {hw['ram_available_mb']} MB free of {hw['ram_total_mb']} MB",
         f"GPU offload:  {hw['gpu_offload']}",
+        "Window:       " + (
+            f"cannot open, missing {', '.join(shown['missing'])} ({shown['install']})"
+            if shown["missing"] else "X11 libraries present" if shown["x11"] else "not on X11"
+        ),
         f"Packages:     {len(pk['installed'])} installed"
         + (f", missing: {', '.join(pk['missing'])}" if pk["missing"] else ""),
         "Profile:      " + (

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from app import __version__
-from app.core import hardware
+from app.core import display, hardware
 from app.core.paths import data_home, log_dir, models_dir
 from app.core.profile import header as hdr
 from app.core.profile.keychain import Keychain, refusal
@@ -96,4 +97,13 @@ def report(keychain: Keychain | None = None) -> dict[str, Any]:
         "hardware": hardware.facts(home),
         "packages": packages(),
         "profile": profile_facts(home),
+        "display": display_facts(),
     }
+
+
+def display_facts() -> dict[str, Any]:
+    """Whether the window would open on X11 here (``display.window_problem``)."""
+    on_x11 = display.uses_xcb(os.environ, sys.platform)
+    missing = display.x11_missing() if on_x11 else []
+    return {"x11": on_x11, "missing": missing,
+            "install": display.install_hint(missing) if missing else None}

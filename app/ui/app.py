@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.core.display import window_problem, x11_missing
 from app.core.instance import request_running_instance
 from app.core.paths import data_home
 from app.core.profile.vault import UnlockedProfile, Vault, profile_exists
@@ -331,6 +332,13 @@ def run_gui(argv: list[str], quick_ask: bool = False) -> int:
         return 0
     if not hidden and request_running_instance(home, "quick-ask" if quick_ask else "activate"):
         return 0
+    problem = (window_problem(x11_missing()) if QApplication.instance() is None
+               else None)
+    if problem:
+        # Qt would abort the process with a hint that names the wrong library.
+        log.error("the window cannot open: system libraries of Qt's X11 plugin are missing")
+        print(problem, file=sys.stderr)
+        return 1
     qapp = QApplication.instance() or QApplication(argv)
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("Familiar")

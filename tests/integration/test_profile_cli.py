@@ -34,6 +34,17 @@ def test_init_then_doctor_reports_the_profile(home: Path) -> None:
     assert report["keychain"]["backend"]
     assert report["hardware"]["physical_cores"] >= 1
     assert "missing" in report["packages"]
+    assert set(report["display"]) == {"x11", "missing", "install"}
+
+
+def test_doctor_says_whether_the_window_can_open_on_x11(home: Path) -> None:
+    code, report = run_json(home, "doctor", QT_QPA_PLATFORM="offscreen")
+    assert code == 0 and report["display"] == {"x11": False, "missing": [], "install": None}
+    code, report = run_json(home, "doctor", QT_QPA_PLATFORM="xcb")
+    assert code == 0 and report["display"]["x11"] is True
+    missing = report["display"]["missing"]  # what this machine lacks (tests/core/test_display.py)
+    assert all(".so" in lib for lib in missing)
+    assert (report["display"]["install"] is None) == (not missing)
 
 
 def test_init_refuses_an_existing_profile(home: Path) -> None:
