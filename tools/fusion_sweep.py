@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.core.config import MemorySettings  # noqa: E402
 from app.core.memory.fusion import confident_dense_weight, query_dense_weight  # noqa: E402
 
-DEPTH = 300  # what the bench's k=100 asks of each side (3 k)
+DEPTH = MemorySettings().fusion_candidates  # what a search asks of each side (k <= 100)
 SWEPT = ("anchored_dense_weight", "anchored_scale", "bm25_saturation", "function_words_low",
          "function_words_high", "dense_lead_rank", "dense_lead_span", "dense_lead_share")
 _DISCOUNT = 1.0 / np.log2(np.arange(2, 12))
