@@ -291,3 +291,19 @@ def test_a_hit_cites_lines_or_paragraphs_as_its_extractor_numbered_them() -> Non
     assert hit("report.docx", 3, 9).location == "paragraphs 3-9"
     assert hit("report.odt", 4, 4).location == "paragraph 4"
     assert hit("report.pdf", None, None, page=2).location == "page 2"
+
+
+def test_a_short_search_ranks_as_the_bench_measures(store: Store, fake_embedder,  # type: ignore[no-untyped-def]
+                                                     vectors: VectorIndex, docs: Path) -> None:
+    # The bench ranks with k=100 (evaluation.evaluate's depth); the app asks for 10 or fewer.
+    # Both must take the same candidates, or the app ranks otherwise than the bench reports.
+    assert MemorySettings().fusion_candidates >= 3 * 100
+    settings = MemorySettings(fusion_candidates=12)
+    words = ["heron", "owl", "bread", "dough", "stock", "herbs", "dawn", "night", "fish", "mice"]
+    files = [write(docs / f"n{i:02d}.md", " ".join(words[(i * j) % 10] for j in range(1, 8)))
+             for i in range(40)]
+    Ingestor(store, fake_embedder, vectors, settings).ingest([(p, None) for p in files])
+    searcher = Searcher(store, fake_embedder, vectors, settings)
+    for query in ("heron at dawn", "how do I knead the dough", "owl mice night fish"):
+        wide = [h.chunk_id for h in searcher.search(query, k=4, per_file=1, snippets=False)]
+        assert [h.chunk_id for h in searcher.search(query, k=2, per_file=1)] == wide[:2]
