@@ -4,7 +4,10 @@ the fused candidates of every search.
 Features of a hit (``FEATURES``): its fused score (relative to the best), 1/fused rank,
 1/dense rank, 1/BM25 rank, the user's affinity for its folder, its file type and the file
 itself (from "relevant"/"opened"/"not relevant" marks and thumbs on answers, smoothed to
-(-1, 1), times the relative score), and recency. The model is fitted by Newton's method
+(-1, 1), times the relative score), and recency. A folder's or file type's negative
+affinity counts only beside a liked one (``beside_liked``): a preference is relative, and a
+note marked not relevant for a database question says nothing about the next question on its
+own topic. The model is fitted by Newton's method
 with an L2 pull towards weights that reproduce the plain fused order (stiff on the retrieval
 features), so with little feedback it changes little. It is only used once
 ``ranker_min_examples`` labelled pairs exist, and never when ``reranker_enabled`` is off (the
@@ -95,13 +98,34 @@ class Counts:
                    dict(raw.get("files", {})))
 
 
-def vectorize(f: RawFeatures, counts: Counts, now_ns: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Beside:
+    """Whether the candidates of one search hold a folder / a file type the user likes."""
+
+    folder: bool = True
+    type: bool = True
+
+
+def beside_liked(raw: Sequence[RawFeatures], counts: Counts) -> Beside:
+    """``Beside`` for the candidates ``raw`` of one search (or one answer's labelled hits).
+    Without a liked folder among them, a disliked folder's negative affinity has nothing to
+    prefer over it and would only sink the folder's best matches (it is multiplied by the
+    score): one note of javascript/ marked not relevant for a database question put every
+    javascript note below the others for javascript questions."""
+    return Beside(any(affinity(counts.folders.get(f.folder)) > 0 for f in raw),
+                  any(affinity(counts.types.get(f.ext)) > 0 for f in raw))
+
+
+def vectorize(f: RawFeatures, counts: Counts, now_ns: int,
+              beside: Beside = Beside()) -> np.ndarray:
     age_days = max(0.0, (now_ns - f.mtime_ns) / 86_400e9) if f.mtime_ns else RECENCY_DAYS * 3
+    folder = affinity(counts.folders.get(f.folder))
+    kind = affinity(counts.types.get(f.ext))
     # Preferences act among good matches: each affinity is scaled by the relative score, so
     # a liked folder lifts its relevant notes without pulling weak matches above strong ones.
     return np.array([f.score, f.inv_rank, f.inv_dense, f.inv_bm25,
-                     f.score * affinity(counts.folders.get(f.folder)),
-                     f.score * affinity(counts.types.get(f.ext)),
+                     f.score * (folder if beside.folder else max(folder, 0.0)),
+                     f.score * (kind if beside.type else max(kind, 0.0)),
                      f.score * affinity(counts.files.get(f.file)),
                      math.exp(-age_days / RECENCY_DAYS)])
 
@@ -154,7 +178,8 @@ class RankerModel:
     def scores(self, raw: Sequence[RawFeatures], now_ns: int) -> np.ndarray:
         if not raw:
             return np.zeros(0)
-        x = np.vstack([vectorize(f, self.counts, now_ns) for f in raw])
+        beside = beside_liked(raw, self.counts)
+        x = np.vstack([vectorize(f, self.counts, now_ns, beside) for f in raw])
         return np.asarray(x @ np.asarray(self.weights) + self.bias, dtype=np.float64)
 
 

@@ -23,10 +23,12 @@ import numpy as np
 
 from app.core.personalization.ranker import (
     MODEL_KEY,
+    Beside,
     Counts,
     RankerModel,
     RawFeatures,
     RerankingSearcher,
+    beside_liked,
     fit,
     raw_features,
     vectorize,
@@ -181,14 +183,22 @@ class RankerTrainer:
             self.state_store.delete(MODEL_KEY)
             return {"examples": len(examples), "positives": positives, "trained": False}
         now_ns = int(self._clock() * 1e9)
-        rows = []
+        owns = []
         for mid, raw, _label in examples:
             own = Counts()  # leave this answer's own labels out of its affinity features
             for table, key in (("folders", raw.folder), ("types", raw.ext), ("files", raw.file)):
                 total = getattr(counts, table).get(key, [0.0, 0.0, 0.0])
                 mine = getattr(per_message[mid], table).get(key, [0.0, 0.0, 0.0])
                 getattr(own, table)[key] = [t - m for t, m in zip(total, mine, strict=True)]
-            rows.append(vectorize(raw, own, now_ns))
+            owns.append(own)
+        # As at search time: does the answer's candidate set hold a liked folder / type?
+        liked: dict[int, Beside] = {}
+        for (mid, raw, _label), own in zip(examples, owns, strict=True):
+            here = beside_liked([raw], own)
+            seen = liked.get(mid, Beside(False, False))
+            liked[mid] = Beside(seen.folder or here.folder, seen.type or here.type)
+        rows = [vectorize(raw, own, now_ns, liked[mid])
+                for (mid, raw, _label), own in zip(examples, owns, strict=True)]
         x = np.vstack(rows)
         y = np.array([1.0 if label > 0 else 0.0 for _, _, label in examples])
         weights, bias = fit(x, y, self.reranking.settings.ranker_l2)

@@ -8,12 +8,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.core.assistant.conversations import Citation, Conversations
 from app.core.config import MemorySettings, PersonalizationSettings
 from app.core.memory.service import Memory
-from app.core.personalization.ranker import RerankingSearcher, raw_features
+from app.core.personalization.ranker import (
+    Beside,
+    Counts,
+    RankerModel,
+    RawFeatures,
+    RerankingSearcher,
+    beside_liked,
+    raw_features,
+    vectorize,
+)
 from app.core.personalization.ranker_training import RankerTrainer, labels
 from app.core.personalization.simulation import simulate
 from app.core.personalization.state import PersonalState
@@ -138,3 +148,29 @@ def test_relative_score_spans_the_shown_hits_even_when_fusion_scores_are_negativ
     assert [f.score for f in raw_features(world["store"], shifted)] == pytest.approx(
         [1.0, 0.55, 0.37, 0.1])  # TAIL_SCORE 0.1 for the worst
     assert raw_features(world["store"], shifted[:1])[0].score == 1.0
+
+
+def _hit(rank: int, score: float, folder: str) -> RawFeatures:
+    return RawFeatures(score, 1.0 / rank, 1.0 / rank, 1.0 / rank, folder, ".md",
+                       f"{folder}/note{rank}.md", 0)
+
+
+def test_a_disliked_folder_counts_only_beside_a_liked_one() -> None:
+    # One javascript note was marked not relevant for a database question; mysql is liked.
+    counts = Counts(folders={"notes/javascript": [0.0, 1.0, 1.0], "notes/mysql": [6.0, 0.0, 8.0],
+                             "notes/postgres": [0.0, 5.0, 9.0]})
+    weights = (2.0, 2.0, 0.0, 0.0, 7.0, 0.0, 0.0, 0.0)
+    model = RankerModel(weights, 0.0, counts, 40, 0.0)
+    # A javascript question: no liked folder among the candidates, so the plain order stays.
+    js = [_hit(1, 1.0, "notes/javascript"), _hit(2, 0.8, "notes/python"),
+          _hit(3, 0.6, "notes/javascript"), _hit(4, 0.3, "notes/unix")]
+    assert beside_liked(js, counts) == Beside(folder=False, type=False)
+    assert list(np.argsort(-model.scores(js, 0))) == [0, 1, 2, 3]
+    # A database question: beside the liked mysql notes, postgres's dislike applies.
+    db = [_hit(1, 1.0, "notes/postgres"), _hit(2, 0.9, "notes/mysql"),
+          _hit(3, 0.5, "notes/sqlite")]
+    assert beside_liked(db, counts).folder is True
+    order = list(np.argsort(-model.scores(db, 0)))
+    assert order[0] == 1 and order.index(0) > order.index(2)
+    plain = vectorize(db[0], counts, 0, Beside(folder=False))
+    assert plain[4] == 0.0 and vectorize(db[0], counts, 0)[4] < 0
