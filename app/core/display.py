@@ -92,8 +92,25 @@ def install_hint(libraries: list[str]) -> str:
     return f"on Debian or Ubuntu: sudo apt install {packages}"
 
 
-def window_problem(libraries: list[str]) -> str | None:
-    """What to tell the user when the window cannot open for want of ``libraries``."""
+def no_display(env: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """Linux with neither an X nor a Wayland display and no platform chosen: Qt would try X11,
+    fail to connect and abort."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    return (platform.startswith("linux") and not env.get("QT_QPA_PLATFORM", "").strip()
+            and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"))
+
+
+NO_DISPLAY = ("Familiar's window needs a desktop session, and none was found (DISPLAY and "
+              "WAYLAND_DISPLAY are not set). The command line works without one: familiar "
+              "ask, search, index (familiar --help).")
+
+
+def window_problem(libraries: list[str], headless: bool = False) -> str | None:
+    """What to tell the user when the window cannot open: no display (``headless``), or for
+    want of ``libraries``."""
+    if headless:
+        return NO_DISPLAY
     if not libraries:
         return None
     return ("Familiar's window cannot open: Qt's X11 plugin needs system libraries that are "

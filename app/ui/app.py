@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
-from app.core.display import window_problem, x11_missing
+from app.core.display import no_display, window_problem, x11_missing
 from app.core.instance import request_running_instance
 from app.core.paths import data_home
 from app.core.profile.vault import UnlockedProfile, Vault, profile_exists
@@ -332,11 +332,12 @@ def run_gui(argv: list[str], quick_ask: bool = False) -> int:
         return 0
     if not hidden and request_running_instance(home, "quick-ask" if quick_ask else "activate"):
         return 0
-    problem = (window_problem(x11_missing()) if QApplication.instance() is None
+    problem = (window_problem(x11_missing(), no_display()) if QApplication.instance() is None
                else None)
     if problem:
-        # Qt would abort the process with a hint that names the wrong library.
-        log.error("the window cannot open: system libraries of Qt's X11 plugin are missing")
+        # Qt would abort the process (and name the wrong library when one is missing).
+        log.error("the window cannot open: %s", "no display" if no_display() else
+                  "system libraries of Qt's X11 plugin are missing")
         print(problem, file=sys.stderr)
         return 1
     qapp = QApplication.instance() or QApplication(argv)

@@ -110,3 +110,13 @@ def test_the_real_plugin_and_linker_agree() -> None:
             ctypes.CDLL(str(plugin))
     else:
         ctypes.CDLL(str(plugin))
+
+
+def test_no_display_is_told_before_qt_aborts() -> None:
+    assert display.no_display({}, "linux")
+    assert not display.no_display({"DISPLAY": ":0"}, "linux")
+    assert not display.no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux")
+    assert not display.no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux")
+    assert not display.no_display({}, "darwin")
+    assert display.window_problem([], headless=True) == display.NO_DISPLAY
+    assert "familiar ask, search, index" in display.NO_DISPLAY

@@ -27,3 +27,13 @@ def test_missing_x11_libraries_are_named_and_the_start_fails_cleanly(tmp_path: P
     assert "libxcb-icccm.so.4, libxcb-keysyms.so.1" in done.stderr
     assert "sudo apt install libxcb-icccm4 libxcb-keysyms1" in done.stderr
     assert "Aborted" not in done.stderr and "qt.qpa" not in done.stderr
+
+
+def test_without_a_display_the_start_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["FAMILIAR_HOME"] = str(tmp_path / "home")
+    done = subprocess.run([sys.executable, "-m", "app"], env=env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "needs a desktop session" in done.stderr and "qt.qpa" not in done.stderr
