@@ -67,6 +67,8 @@ class LibraryPage(QWidget):
         self.runtime = runtime
         self.tasks = tasks
         self._last_phase = ""
+        self._folder_states: list[tuple[Path, str]] = []  # (path, state when not indexing)
+        self._run: tuple[str, Path | None] = ("idle", None)  # phase, file being indexed
 
         self.folders = QTableWidget(0, 3)
         self.folders.setHorizontalHeaderLabels(["Folder", "Own rules", "State"])
@@ -144,6 +146,8 @@ class LibraryPage(QWidget):
 
     def _fill_folders(self, folders: list[Any]) -> None:
         self.folders.setRowCount(0)
+        self._folder_states = [(Path(folder.path), "ready" if folder.status == "ok" else
+                                "not available (index kept)") for folder in folders]
         for folder in folders:
             row = self.folders.rowCount()
             self.folders.insertRow(row)
@@ -151,8 +155,20 @@ class LibraryPage(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, folder.id)
             self.folders.setItem(row, 0, item)
             self.folders.setItem(row, 1, QTableWidgetItem(", ".join(folder.excludes) or "—"))
-            state = "ready" if folder.status == "ok" else "not available (index kept)"
-            self.folders.setItem(row, 2, QTableWidgetItem(state))
+            self.folders.setItem(row, 2, QTableWidgetItem(self._folder_states[row][1]))
+        self._show_folder_states()
+
+    def _show_folder_states(self) -> None:
+        """The folder holding the file being indexed says so (or paused / waiting), not
+        "ready"; the others keep their own state."""
+        phase, current = self._run
+        for row, (path, state) in enumerate(self._folder_states):
+            if (state == "ready" and current and phase in ("indexing", "paused", "waiting")
+                    and current.is_relative_to(path)):
+                state = phase
+            item = self.folders.item(row, 2)
+            if item is not None and item.text() != state:
+                item.setText(state)
 
     def _pick(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Add a folder")
@@ -195,6 +211,8 @@ class LibraryPage(QWidget):
         self.detail.setText(status.line() if status.files_total else "")
         self.current.setText(Path(status.current).name if status.current and
                              status.phase == "indexing" else "")
+        self._run = (status.phase, Path(status.current) if status.current else None)
+        self._show_folder_states()
         if self._last_phase in ("indexing", "reconciling") and status.phase == "idle":
             self.refresh()
         self._last_phase = status.phase

@@ -29,9 +29,14 @@ def test_library_progress_follows_a_real_indexing_run(
     page.start()
     seen: list[Any] = []
     page.status_shown.connect(seen.append)
-    # The first batch is embedded once the page has shown the run, however fast it would be.
+    states: list[str] = []  # the folder's State cell after each snapshot
+    page.status_shown.connect(lambda _s: states.append(page.folders.item(0, 2).text())
+                              if page.folders.rowCount() else None)
+    # The first batch is embedded once the page has shown the run and the folder being
+    # indexed, however fast it would be.
     shown_indexing = threading.Event()
-    page.status_shown.connect(lambda s: shown_indexing.set() if s.phase == "indexing" else None)
+    page.status_shown.connect(lambda s: shown_indexing.set() if s.phase == "indexing" and
+                              states and states[-1] == "indexing" else None)
     hold_document_encodes(monkeypatch, runtime.memory.ingestor.embedder, shown_indexing)
     poll = QTimer()
     poll.setInterval(20)  # what the app's status timer does, faster
@@ -49,6 +54,9 @@ def test_library_progress_follows_a_real_indexing_run(
     done_counts = [s.files_done for s in seen]
     assert done_counts == sorted(done_counts)  # progress only moves forward within a run
     assert any(s.phase == "indexing" for s in seen)
+    # The folder says it is being indexed while its files are, and ready once done.
+    assert "indexing" in states
+    qtbot.waitUntil(lambda: page.folders.item(0, 2).text() == "ready", timeout=10000)
     # The skipped file and its reason appear once the run is over.
     assert Path(page.issues.item(0, 0).text()).name == "empty.md"
     assert page.issues.item(0, 1).text() == "skipped"

@@ -198,11 +198,14 @@ class BatchProcessor:
         bad file is reported as failed instead of failing its whole batch."""
         def inner(progress: Progress) -> None:
             done = int(progress.done)
-            self.meter.live(done, str(items[min(done, len(items)) - 1][0]) if done else "",
+            # The file being worked on (the batch's last once all are written).
+            self.meter.live(done, str(items[min(done, len(items) - 1)][0]),
                             int(progress.detail.get("chunks", 0)))
             snap = self.meter.snapshot()
             state.set_progress(snap.files_done, snap.files_total, snap.current)
 
+        if items:  # from the start of a batch, not only once its first file is written
+            self.meter.live(0, str(items[0][0]))
         child = ChildState(state, inner)
         try:
             return list(self.ingestor.ingest(items, child))
