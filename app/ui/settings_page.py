@@ -1,9 +1,12 @@
-"""Settings: model parameters, indexing, privacy (lock after idle, lock now), hotkey, start at
-login, theme. Edits apply to ``runtime.settings`` on Save, which writes the encrypted store
-on the ``io`` lane. Main thread only."""
+"""Settings: model parameters, indexing, the embedding model, privacy (lock after idle, lock
+now), hotkey, start at login, theme. Edits apply to ``runtime.settings`` on Save, which writes
+the encrypted store on the ``io`` lane. A new embedding model is loaded there first (a name or
+folder that does not load is refused) and is used from the next unlock, when the indexer embeds
+the stored chunks again in the background. Main thread only."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -26,13 +29,23 @@ from PySide6.QtWidgets import (
 
 from app.core import autostart
 from app.core.indexing.rules import check_pattern
+from app.core.memory.embedder import BUNDLED_MODEL, EmbedderUnavailable
 from app.core.tasks import TaskState
 from app.ui.hotkey import why_unavailable
 from app.ui.tasks import UiTasks
 from app.ui.theme import THEMES, ThemeController
 
 
-def _save(state: TaskState, runtime: Any, start_at_login: bool) -> None:
+def _save(state: TaskState, runtime: Any, start_at_login: bool,
+          embedding_model: str | None = None) -> None:
+    if embedding_model is not None:
+        from app.core.memory.service import make_embedder
+
+        # Load it now, off the GUI thread: a model that will not load is refused before it is
+        # saved (no download: from the local Hugging Face cache or a folder).
+        memory = runtime.settings.memory
+        make_embedder(replace(memory, embedding_model=embedding_model)).dim  # noqa: B018
+        memory.embedding_model = embedding_model
     runtime.save_settings()
     if autostart.start_at_login_enabled() != start_at_login:
         autostart.set_start_at_login(start_at_login)
@@ -68,6 +81,7 @@ class SettingsPage(QWidget):
         self.runtime = runtime
         self.tasks = tasks
         self.theme = theme
+        self._new_model: str | None = None  # the embedding model being saved, if it changed
         s = runtime.settings
         e, ix, pv, ui = s.engine, s.indexing, s.privacy, s.ui
 
@@ -101,6 +115,19 @@ class SettingsPage(QWidget):
         f.addRow(self.pause_on_battery)
         f.addRow("Largest file (MB)", self.max_file_mb)
         f.addRow("Leave out everywhere", self.global_excludes)
+
+        self.embedding_model = QLineEdit(s.memory.embedding_model)
+        self.embedding_model.setPlaceholderText(f"{BUNDLED_MODEL} (bundled)")
+        embedding_note = QLabel(
+            f"{BUNDLED_MODEL} is bundled. Another sentence-transformers model: its name (from "
+            "the local Hugging Face cache) or folder. A new model is used from the next unlock; "
+            "your files are then embedded again in the background, and search keeps working.")
+        embedding_note.setWordWrap(True)
+        embedding_note.setStyleSheet("color: palette(placeholder-text);")
+        memory = QGroupBox("Memory")
+        f = QFormLayout(memory)
+        f.addRow("Embedding model", self.embedding_model)
+        f.addRow(embedding_note)
 
         self.lock_after = _dspin(0, 1440, pv.lock_after_idle_min, 5, "never")
         self.lock_after.setSuffix(" min")
@@ -139,7 +166,7 @@ class SettingsPage(QWidget):
 
         inner = QWidget()
         column = QVBoxLayout(inner)
-        for box in (model, indexing, privacy, desktop):
+        for box in (model, indexing, memory, privacy, desktop):
             column.addWidget(box)
         column.addStretch(1)
         scroll = QScrollArea()
@@ -176,13 +203,20 @@ class SettingsPage(QWidget):
         s.ui.theme = THEMES[self.theme_box.currentIndex()]
         s.ui.hotkey = self.hotkey.text().strip() or s.ui.hotkey
         s.ui.start_at_login = self.start_at_login.isChecked()
-        self.error.setText("Saving…")
+        model = self.embedding_model.text().strip() or BUNDLED_MODEL
+        self._new_model = model if model != s.memory.embedding_model else None
+        self.error.setText("Loading the embedding model…" if self._new_model else "Saving…")
         self.tasks.run("io", "save-settings", _save, self.runtime, s.ui.start_at_login,
-                       on_done=self._saved, on_error=self._failed)
+                       self._new_model, on_done=self._saved, on_error=self._failed)
 
     def _saved(self, _result: object) -> None:
-        self.error.setText("Saved.")
+        self.error.setText("Saved. The new embedding model is used from the next unlock."
+                           if self._new_model else "Saved.")
         self.saved.emit()
 
     def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, EmbedderUnavailable):
+            self.embedding_model.setText(self.runtime.settings.memory.embedding_model)
+            self.error.setText(f"Not saved: {exc}")
+            return
         self.error.setText(f"Could not save ({type(exc).__name__}).")

@@ -79,6 +79,31 @@ def test_settings_page_saves_to_the_store(qtbot: Any, runtime: Runtime, tasks: U
         lock[0].click()
 
 
+def test_settings_page_changes_the_embedding_model_only_to_one_that_loads(
+        qtbot: Any, runtime: Runtime, tasks: UiTasks, tmp_path: Any) -> None:
+    from app.core.memory.embedder import BUNDLED_MODEL, bundled_model_path
+
+    page = SettingsPage(runtime, tasks)
+    qtbot.addWidget(page)
+    assert page.embedding_model.text() == BUNDLED_MODEL
+    # A folder that holds no model: refused, nothing saved.
+    page.embedding_model.setText(str(tmp_path / "no-model-here"))
+    page.save()
+    qtbot.waitUntil(lambda: page.error.text().startswith("Not saved"), timeout=60000)
+    assert "cannot be loaded offline" in page.error.text()
+    assert page.embedding_model.text() == BUNDLED_MODEL
+    assert load_settings(runtime.store).memory.embedding_model == BUNDLED_MODEL
+    # Another sentence-transformers model by folder (the bundled weights, loaded by path on
+    # torch): loaded, saved, used from the next unlock.
+    folder = bundled_model_path()
+    assert folder is not None
+    page.embedding_model.setText(str(folder))
+    with qtbot.waitSignal(page.saved, timeout=120000):
+        page.save()
+    assert "next unlock" in page.error.text()
+    assert load_settings(runtime.store).memory.embedding_model == str(folder)
+
+
 def test_models_page_shows_the_catalog_with_labels(qtbot: Any, runtime: Runtime,
                                                    tasks: UiTasks) -> None:
     page = ModelsPage(runtime, tasks)

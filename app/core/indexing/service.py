@@ -20,19 +20,20 @@ from contextlib import contextmanager
 from app.core.config import IndexingSettings
 from app.core.indexing.issues import IssueList
 from app.core.indexing.library import Folder, Library
-from app.core.indexing.processing import BatchProcessor, IngestorLike
+from app.core.indexing.processing import BatchProcessor, ChildState, IngestorLike
 from app.core.indexing.progress import IndexReport, IndexStatus, ProgressMeter
 from app.core.indexing.queue import Job, JobQueue
 from app.core.indexing.reconcile import Hasher, orphans, reconcile_folder
 from app.core.indexing.watcher import Watcher
 from app.core.profile.store import Store
 from app.core.tasks import Job as LaneJob
-from app.core.tasks import Lanes, TaskState
+from app.core.tasks import Lanes, Progress, TaskState
 
 log = logging.getLogger(__name__)
 
 BATCH_FILES = 512  # jobs taken per batch: the Ingestor embeds across all their files
 BATTERY_CHECK_S = 30.0
+REEMBEDDING = "re-embedding for the new embedding model"  # the progress's current item
 
 
 def on_battery() -> bool:
@@ -83,6 +84,7 @@ class Indexer:
         started = time.monotonic()
         self._run_open = False
         self._ingestor().ensure_ann()  # repairs the ANN index after a crash (cheap otherwise)
+        self.catch_up_embeddings(state)
         if rebuild:
             self.meter.phase("reconciling", "rebuilding the vector index")
             self._ingestor().rebuild_ann(state)
@@ -92,6 +94,25 @@ class Indexer:
         report.unavailable = [str(f.path) for f in unavailable]
         report.elapsed_s = time.monotonic() - started
         return report
+
+    def catch_up_embeddings(self, state: TaskState) -> int:
+        """A change of embedding model (Settings, from the next unlock): embed the stored
+        chunks again with the configured model, files counted in the progress as indexing.
+        Index lane only; cancellable between batches and resumed at the next start."""
+        done = 0
+
+        def progress(update: Progress) -> None:
+            nonlocal done
+            if update.total and not done:
+                self.meter.begin(int(update.total))
+            self.meter.advance(int(update.done) - done, 0, REEMBEDDING, 0.0)
+            done = int(update.done)
+
+        chunks = self._ingestor().reembed(ChildState(state, progress))
+        if chunks:
+            log.info("re-embedded %d chunks for the configured embedding model", chunks)
+            self.meter.phase("idle")
+        return chunks
 
     def reconcile(self, state: TaskState, force: bool = False,
                   folders: list[Folder] | None = None) -> tuple[list[Folder], int]:
@@ -247,8 +268,7 @@ class Indexer:
         """Reconcile now, then keep the index current: watch folders (when ``watch``) and
         reconcile every ``reconcile_interval_s`` (more often while watching fails)."""
         self._stop.clear()
-        self.lanes.index.submit("index-check", lambda state: self._ingestor().ensure_ann(),
-                                replace=False)
+        self.lanes.index.submit("index-check", self._check, replace=False)
         self.submit_reconcile()
         if watch:
             watcher = Watcher(self.library, self.enqueue, self.settings.debounce_s,
@@ -258,6 +278,10 @@ class Indexer:
             self._watcher = watcher
         self._ticker = threading.Thread(target=self._tick, name="index-ticker", daemon=True)
         self._ticker.start()
+
+    def _check(self, state: TaskState) -> None:
+        self._ingestor().ensure_ann()
+        self.catch_up_embeddings(state)
 
     @property
     def watch_problems(self) -> list[str]:

@@ -319,6 +319,17 @@ class Ingestor:
                            (target, key_to_path(target).suffix.lower(), source))
         return True
 
+    def reembed(self, state: TaskState | None = None) -> int:
+        """After a change of embedding model: embed every chunk stored under another model
+        again (``reembed.reembed_all``: from store.db, resumable), then rebuild the ANN index.
+        Returns the chunks re-embedded; 0 at once when every file is current."""
+        from app.core.memory.reembed import needs_reembed, reembed_all
+
+        if not needs_reembed(self):
+            return 0
+        self.ensure_ann()
+        return reembed_all(self, state)
+
     # --- the ANN index ---------------------------------------------------------------------
 
     def ensure_ann(self) -> None:

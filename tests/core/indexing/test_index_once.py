@@ -214,3 +214,42 @@ def test_progress_reports_files_chunks_and_rate(rig: Rig, docs: Path) -> None:
     status = rig.indexer.status()
     assert status.files_done == 30 and status.chunks == report.chunks and status.chunks_per_s > 0
     assert "30/30 files" in status.line()
+
+
+def test_a_new_embedding_model_re_embeds_the_stored_chunks(rig: Rig, docs: Path) -> None:
+    from app.core.config import MemorySettings
+    from app.core.indexing.service import REEMBEDDING, Indexer
+    from app.core.memory.ingest import Ingestor, content_hash
+    from tests.fixtures.fake_embedder import FakeEmbedder
+
+    for i in range(5):
+        write(docs / f"n{i}.md", note(f"koala{i}"))
+    rig.indexer.library.add(docs)
+    assert rig.index().indexed == 5
+    # The next unlock builds the memory services with the model now configured.
+    model_b = FakeEmbedder(dim=48, name="model-b")
+    ingestor = Ingestor(rig.store, model_b, rig.memory.vectors, MemorySettings())
+    indexer = Indexer(rig.store, IndexingSettings(), rig.lanes, lambda: ingestor, content_hash,
+                      battery=lambda: False)
+    seen = []
+    original = indexer.meter.advance
+
+    def advance(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(original(*args, **kwargs))
+        return seen[-1]
+
+    indexer.meter.advance = advance  # type: ignore[method-assign]
+    try:
+        report = rig.lanes.index.run(indexer.index_once)
+        assert report.indexed == 0 and report.unchanged == 5  # nothing read from disk again
+        models = {r[0] for r in rig.store.conn.execute("SELECT embedding_model FROM files")}
+        assert models == {"model-b"}
+        chunks = rig.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        assert sum(model_b.calls) == chunks  # every chunk once, from the store
+        assert consistent(rig)["chunk_count"] == chunks
+        assert seen and seen[-1].files_done == seen[-1].files_total == 5
+        assert {s.current for s in seen} == {REEMBEDDING}
+        assert indexer.status().phase == "idle"
+        assert rig.lanes.index.run(indexer.catch_up_embeddings) == 0  # current: nothing to do
+    finally:
+        indexer.close()
