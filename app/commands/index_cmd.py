@@ -105,6 +105,7 @@ def cmd_index(cli: Cli) -> int:
         "removed": report.removed,
         "moved": report.moved,
         "chunks": report.chunks,
+        "reembedded": report.reembedded,
         "chunks_per_s": status.chunks_per_s,
         "elapsed_s": round(report.elapsed_s, 3),
         "pending": indexer.queue.pending(),
@@ -117,6 +118,8 @@ def cmd_index(cli: Cli) -> int:
         f"{payload['skipped']} skipped, {payload['failed']} failed, {report.removed} removed, "
         f"{report.moved} moved in {report.elapsed_s:.1f} s."
     ]
+    if report.reembedded:
+        lines.append(f"Re-embedded {report.reembedded} stored chunks for the new embedding model.")
     for folder in report.unavailable:
         lines.append(f"Unavailable (index kept): {folder}")
     for issue in issues:

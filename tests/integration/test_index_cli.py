@@ -200,3 +200,28 @@ def test_a_terminal_gets_a_progress_bar(home: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert "\r[" in drawn and "20/20 files" in drawn
     assert proc.stdout.startswith("Indexed 20 files")
+
+
+def test_index_re_embeds_after_the_embedding_model_changes(home: Path, tmp_path: Path) -> None:
+    from app.core.memory.embedder import bundled_model_path
+    from app.core.settings_store import load_settings, save_settings
+
+    docs = tmp_path / "docs"
+    for name in ("heron", "owl"):
+        write(docs / f"{name}.md", note(name))
+    init_with_folder(home, docs)
+    code, first = run_json(home, "index", FAMILIAR_PASSPHRASE=PASS)
+    assert code == 0 and first["indexed"] == 2 and first["reembedded"] == 0
+    # What Settings > Memory saves: another sentence-transformers model, here by folder.
+    profile = Vault.load(home).unlock_passphrase(PASS)
+    settings = load_settings(profile.store)
+    settings.memory.embedding_model = str(bundled_model_path())
+    save_settings(profile.store, settings)
+    profile.lock()
+    code, second = run_json(home, "index", FAMILIAR_PASSPHRASE=PASS)
+    assert code == 0 and second["indexed"] == 0 and second["unchanged"] == 2
+    assert second["reembedded"] == first["chunks"] > 0
+    out = run(home, "index", FAMILIAR_PASSPHRASE=PASS)
+    assert out.returncode == 0 and "Re-embedded" not in out.stdout
+    code, hits = run_json(home, "search", "heron", FAMILIAR_PASSPHRASE=PASS)
+    assert code == 0 and Path(hits["hits"][0]["path"]).name == "heron.md"

@@ -52,6 +52,7 @@ class IndexReport:
     removed: int = 0
     moved: int = 0
     chunks: int = 0
+    reembedded: int = 0  # chunks embedded again for a new embedding model (index_once)
     elapsed_s: float = 0.0
     unavailable: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)

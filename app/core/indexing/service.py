@@ -84,13 +84,14 @@ class Indexer:
         started = time.monotonic()
         self._run_open = False
         self._ingestor().ensure_ann()  # repairs the ANN index after a crash (cheap otherwise)
-        self.catch_up_embeddings(state)
+        reembedded = self.catch_up_embeddings(state)
         if rebuild:
             self.meter.phase("reconciling", "rebuilding the vector index")
             self._ingestor().rebuild_ann(state)
         unavailable, unchanged = self.reconcile(state, force=rebuild)
         report = self.drain(state, ignore_politeness=True)
         report.unchanged += unchanged
+        report.reembedded = reembedded
         report.unavailable = [str(f.path) for f in unavailable]
         report.elapsed_s = time.monotonic() - started
         return report

@@ -242,6 +242,8 @@ def test_a_new_embedding_model_re_embeds_the_stored_chunks(rig: Rig, docs: Path)
     try:
         report = rig.lanes.index.run(indexer.index_once)
         assert report.indexed == 0 and report.unchanged == 5  # nothing read from disk again
+        assert report.reembedded == rig.store.conn.execute(
+            "SELECT count(*) FROM chunks").fetchone()[0]
         models = {r[0] for r in rig.store.conn.execute("SELECT embedding_model FROM files")}
         assert models == {"model-b"}
         chunks = rig.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
