@@ -37,7 +37,7 @@ from app.ui.session import close_runtime, open_runtime, start_background
 from app.ui.settings_page import SettingsPage
 from app.ui.tasks import UiTasks
 from app.ui.theme import ThemeController
-from app.ui.tray import Tray
+from app.ui.tray import Tray, tray_state
 from app.ui.unlock import UnlockDialog
 
 log = logging.getLogger(__name__)
@@ -265,11 +265,7 @@ class FamiliarApp(QObject):
         status = self.runtime.indexer.status()
         if self.library is not None:
             self.library.show_status(status)
-        if status.phase in ("indexing", "reconciling") or status.waiting_for:
-            fraction = status.files_done / status.files_total if status.files_total else None
-            self.tray.set_state("indexing", fraction, status.waiting_for)
-        else:
-            self.tray.set_state("idle")
+        self.tray.set_state(*tray_state(status))
 
     # --- lock and quit ----------------------------------------------------------------------
 

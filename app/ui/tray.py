@@ -25,6 +25,16 @@ def describe(state: str, fraction: float | None = None, waiting: str = "") -> st
     return "Familiar — idle"
 
 
+def tray_state(status: Any) -> tuple[str, float | None, str]:
+    """``Tray.set_state`` arguments for an ``IndexStatus``. Only a paused or waiting run
+    reads as paused: a rebuild of the vector index also carries a note in ``waiting_for``."""
+    if status.phase not in ("indexing", "reconciling", "paused", "waiting"):
+        return "idle", None, ""
+    fraction = status.files_done / status.files_total if status.files_total else None
+    waiting = status.waiting_for if status.phase in ("paused", "waiting") else ""
+    return "indexing", fraction, waiting
+
+
 class Tray(QObject):
     quick_ask_requested = Signal()
     open_requested = Signal()

@@ -12,7 +12,7 @@ from app.ui.memory_page import MemoryPage
 from app.ui.models_page import ModelsPage
 from app.ui.settings_page import SettingsPage
 from app.ui.tasks import UiTasks
-from app.ui.tray import Tray, describe
+from app.ui.tray import Tray, describe, tray_state
 
 
 def test_tray_states_read_like_sentences(qtbot: Any) -> None:
@@ -29,6 +29,19 @@ def test_tray_states_read_like_sentences(qtbot: Any) -> None:
     for state in ("idle", "indexing", "locked"):
         assert not state_icon(state, 0.3).isNull()
     assert not app_icon().isNull()
+
+
+def test_tray_follows_the_indexer_and_reads_paused_only_when_paused() -> None:
+    from app.core.indexing.progress import IndexStatus
+
+    assert tray_state(IndexStatus()) == ("idle", None, "")
+    assert tray_state(IndexStatus("indexing", 3, 12)) == ("indexing", 0.25, "")
+    assert tray_state(IndexStatus("paused", 3, 12, waiting_for="paused")) == (
+        "indexing", 0.25, "paused")
+    assert tray_state(IndexStatus("waiting", waiting_for="on battery")) == (
+        "indexing", None, "on battery")
+    rebuild = IndexStatus("reconciling", waiting_for="rebuilding the vector index")
+    assert describe(*tray_state(rebuild)) == "Familiar — indexing"
 
 
 def test_memory_page_lists_edits_and_forgets(qtbot: Any, runtime: Runtime,
