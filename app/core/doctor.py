@@ -103,7 +103,6 @@ def report(keychain: Keychain | None = None) -> dict[str, Any]:
 
 def display_facts() -> dict[str, Any]:
     """Whether the window would open on X11 here (``display.window_problem``)."""
-    on_x11 = display.uses_xcb(os.environ, sys.platform)
-    missing = display.x11_missing() if on_x11 else []
-    return {"x11": on_x11, "missing": missing,
+    missing = display.x11_missing()  # [] when Qt would not use X11
+    return {"x11": display.uses_xcb(os.environ, sys.platform), "missing": missing,
             "install": display.install_hint(missing) if missing else None}

@@ -328,11 +328,12 @@ def run_gui(argv: list[str], quick_ask: bool = False) -> int:
         return 0
     if not hidden and request_running_instance(home, "quick-ask" if quick_ask else "activate"):
         return 0
-    problem = (window_problem(x11_missing(), no_display()) if QApplication.instance() is None
+    headless = no_display()
+    problem = (window_problem(x11_missing(), headless) if QApplication.instance() is None
                else None)
     if problem:
         # Qt would abort the process (and name the wrong library when one is missing).
-        log.error("the window cannot open: %s", "no display" if no_display() else
+        log.error("the window cannot open: %s", "no display" if headless else
                   "system libraries of Qt's X11 plugin are missing")
         print(problem, file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.core.indexing.rules import DEFAULT_EXCLUDES
 from app.core.tasks import TaskState
 from app.ui.tasks import UiTasks
+from app.ui.theme import muted_label
 
 
 def _folders(state: TaskState, runtime: Any) -> list[Any]:
@@ -86,11 +87,9 @@ class LibraryPage(QWidget):
         for b in (add, self.remove_button, rescan):
             buttons.addWidget(b)
         buttons.addStretch(1)
-        defaults = QLabel("Always left out: " + "  ".join(DEFAULT_EXCLUDES[:14]) + "  …  "
-                          "(plus .gitignore files; a folder's own rules use gitignore syntax, "
-                          "!pattern re-includes)")
-        defaults.setWordWrap(True)
-        defaults.setStyleSheet("color: palette(placeholder-text);")
+        defaults = muted_label("Always left out: " + "  ".join(DEFAULT_EXCLUDES[:14]) + "  …  "
+                               "(plus .gitignore files; a folder's own rules use gitignore "
+                               "syntax, !pattern re-includes)", wrap=True)
         folders_box = QGroupBox("Folders")
         fl = QVBoxLayout(folders_box)
         fl.addWidget(self.folders)
@@ -103,8 +102,7 @@ class LibraryPage(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.detail = QLabel("")
-        self.current = QLabel("")
-        self.current.setStyleSheet("color: palette(placeholder-text);")
+        self.current = muted_label()
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self._pause_clicked)

@@ -25,6 +25,7 @@ from app.ui import jobs
 from app.ui.chat.markdown_view import MarkdownView
 from app.ui.opener import Opener
 from app.ui.tasks import UiJob, UiTasks
+from app.ui.theme import muted_label
 
 
 class QuickAsk(QWidget):
@@ -59,8 +60,7 @@ class QuickAsk(QWidget):
         self.sources.setWordWrap(True)
         self.sources.setOpenExternalLinks(False)
         self.sources.linkActivated.connect(self._open_source)
-        self.status = QLabel("Enter to ask · Esc to close")
-        self.status.setStyleSheet("color: palette(placeholder-text);")
+        self.status = muted_label("Enter to ask · Esc to close")
         self.stop_button = QPushButton("Stop")
         self.stop_button.clicked.connect(self.stop)
         self.main_button = QPushButton("Open in main window")

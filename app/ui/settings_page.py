@@ -33,7 +33,7 @@ from app.core.memory.embedder import BUNDLED_MODEL, EmbedderUnavailable
 from app.core.tasks import TaskState
 from app.ui.hotkey import why_unavailable
 from app.ui.tasks import UiTasks
-from app.ui.theme import THEMES, ThemeController
+from app.ui.theme import THEMES, ThemeController, muted_label
 
 
 def _save(state: TaskState, runtime: Any, start_at_login: bool,
@@ -118,12 +118,11 @@ class SettingsPage(QWidget):
 
         self.embedding_model = QLineEdit(s.memory.embedding_model)
         self.embedding_model.setPlaceholderText(f"{BUNDLED_MODEL} (bundled)")
-        embedding_note = QLabel(
+        embedding_note = muted_label(
             f"{BUNDLED_MODEL} is bundled. Another sentence-transformers model: its name (from "
             "the local Hugging Face cache) or folder. A new model is used from the next unlock; "
-            "your files are then embedded again in the background, and search keeps working.")
-        embedding_note.setWordWrap(True)
-        embedding_note.setStyleSheet("color: palette(placeholder-text);")
+            "your files are then embedded again in the background, and search keeps working.",
+            wrap=True)
         memory = QGroupBox("Memory")
         f = QFormLayout(memory)
         f.addRow("Embedding model", self.embedding_model)
@@ -143,10 +142,8 @@ class SettingsPage(QWidget):
         self.theme_box.setCurrentIndex(THEMES.index(ui.theme) if ui.theme in THEMES else 0)
         self.theme_box.currentIndexChanged.connect(self._preview_theme)
         self.hotkey = QLineEdit(ui.hotkey)
-        hotkey_note = QLabel(why_unavailable() or "Opens quick ask from anywhere "
-                             "(pynput syntax, e.g. <ctrl>+<alt>+space).")
-        hotkey_note.setWordWrap(True)
-        hotkey_note.setStyleSheet("color: palette(placeholder-text);")
+        hotkey_note = muted_label(why_unavailable() or "Opens quick ask from anywhere "
+                                  "(pynput syntax, e.g. <ctrl>+<alt>+space).", wrap=True)
         self.start_at_login = QCheckBox("Start Familiar when I log in")
         self.start_at_login.setChecked(ui.start_at_login)
         desktop = QGroupBox("Desktop")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 THEMES = ("system", "light", "dark")
 
@@ -45,6 +45,15 @@ _LIGHT = {
     QPalette.ColorRole.Link: "#1a56c4",
     QPalette.ColorRole.PlaceholderText: "#80868b",
 }
+
+
+def muted_label(text: str = "", wrap: bool = False) -> QLabel:
+    """A label for secondary text (notes, status lines) in the palette's placeholder colour,
+    so it follows the light and dark themes."""
+    label = QLabel(text)
+    label.setWordWrap(wrap)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
 
 
 def effective_scheme(theme: str) -> str:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.ui import jobs
 from app.ui.chat.message_widget import MessageWidget
 from app.ui.tasks import UiJob, UiTasks
+from app.ui.theme import muted_label
 
 
 class QuestionBox(QPlainTextEdit):
@@ -93,8 +94,7 @@ class ChatView(QWidget):
         self.input.submitted.connect(self.send_or_stop)
         self.send_button = QPushButton("Send")
         self.send_button.clicked.connect(self.send_or_stop)
-        self.status = QLabel("")
-        self.status.setStyleSheet("color: palette(placeholder-text);")
+        self.status = muted_label()
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         row.addWidget(self.send_button)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from app.ui.chat.markdown_view import MarkdownView
+from app.ui.theme import muted_label
 
 STATUS_NOTES = {
     "stopped": "stopped",
@@ -38,8 +39,7 @@ class MessageWidget(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.who = QLabel("You" if role == "user" else "Familiar")
         self.who.setStyleSheet("font-weight: 600;")
-        self.note = QLabel("")
-        self.note.setStyleSheet("color: palette(placeholder-text);")
+        self.note = muted_label()
         self.body = MarkdownView(text)
         self.body.clicked.connect(self._clicked)
         head = QHBoxLayout()
