@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from app.core.memory.embedder import Embedder, longest_first_batches
 from app.core.memory.extract import EXTRACTED, extract
 from app.core.memory.paths import folder_prefix, key_to_path, like_escape, path_to_key
 from app.core.memory.vectors import VectorIndex
-from app.core.profile.store import Store
+from app.core.profile.store import Store, get_meta, set_meta
 from app.core.tasks import TaskState
 
 log = logging.getLogger(__name__)
@@ -97,16 +96,6 @@ def to_blob(vector: np.ndarray) -> bytes:
 
 def from_blob(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4")
-
-
-def _get_meta(conn: Any, key: str) -> str | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _set_meta(conn: Any, key: str, value: str) -> None:
-    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
-                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
 
 class Ingestor:
@@ -227,7 +216,7 @@ class Ingestor:
         added_vectors: list[np.ndarray] = []
         now = time.time()
         with self.store.transaction() as tx:
-            _set_meta(tx, META_ANN_DIRTY, "1")
+            set_meta(tx, META_ANN_DIRTY, "1")
             for item in batch:
                 if item.old_id is not None:
                     removed.extend(r[0] for r in tx.execute(
@@ -257,13 +246,13 @@ class Ingestor:
                     added_ids.append(ann_id)
                     added_vectors.append(vector)
                 outcomes.append(FileOutcome(item.path, "indexed", chunks=len(item.chunks)))
-            if _get_meta(tx, META_MODEL) is None:
-                _set_meta(tx, META_MODEL, model)
+            if get_meta(tx, META_MODEL) is None:
+                set_meta(tx, META_MODEL, model)
         self.vectors.delete(removed)
         if added_ids:
             self.vectors.add(added_ids, np.vstack(added_vectors))
         with self.store.transaction() as tx:
-            _set_meta(tx, META_ANN_DIRTY, "0")
+            set_meta(tx, META_ANN_DIRTY, "0")
         return len(added_ids)
 
     # --- removal and renames ---------------------------------------------------------------
@@ -272,7 +261,7 @@ class Ingestor:
         removed: list[str] = []
         count = 0
         with self.store.transaction() as tx:
-            _set_meta(tx, META_ANN_DIRTY, "1")
+            set_meta(tx, META_ANN_DIRTY, "1")
             for key in keys:
                 row = tx.execute("SELECT id FROM files WHERE path = ?", (key,)).fetchone()
                 if row is None:
@@ -283,7 +272,7 @@ class Ingestor:
                 count += 1
         self.vectors.delete(removed)
         with self.store.transaction() as tx:
-            _set_meta(tx, META_ANN_DIRTY, "0")
+            set_meta(tx, META_ANN_DIRTY, "0")
         return count
 
     def _keys_under(self, folder: Path) -> list[str]:
@@ -336,7 +325,7 @@ class Ingestor:
         """Check the ANN index once per Ingestor (cheap when it is consistent)."""
         if not self._checked:
             name = self.embedder.name
-            if _get_meta(self.store.conn, META_MODEL) not in (None, name):
+            if get_meta(self.store.conn, META_MODEL) not in (None, name):
                 # Another model's vectors (maybe another dimension): start the index again;
                 # it fills with this model's chunks, ``reembed_all`` brings the rest.
                 try:
@@ -346,7 +335,7 @@ class Ingestor:
                                 type(exc).__name__)
                     self.vectors.wipe()
                 with self.store.transaction() as tx:
-                    _set_meta(tx, META_MODEL, name)
+                    set_meta(tx, META_MODEL, name)
             self.check_ann()
             self._checked = True
 
@@ -356,7 +345,7 @@ class Ingestor:
         current = (self.embedder.name,)
         stored = int(conn.execute(f"SELECT count(*) {_CURRENT}", current).fetchone()[0])
         try:
-            dirty = _get_meta(conn, META_ANN_DIRTY) == "1"
+            dirty = get_meta(conn, META_ANN_DIRTY) == "1"
             if not dirty and not self.vectors.created and self.vectors.count() == stored:
                 return 0
             in_ann = self.vectors.ids()
@@ -370,7 +359,7 @@ class Ingestor:
         self.vectors.delete(extra)
         self._add_from_store(missing, state)
         with self.store.transaction() as tx:
-            _set_meta(tx, META_ANN_DIRTY, "0")
+            set_meta(tx, META_ANN_DIRTY, "0")
         if extra or missing:
             log.info("vector index repaired: %d removed, %d added", len(extra), len(missing))
         self.vectors.created = False
@@ -407,11 +396,11 @@ class Ingestor:
         returns how many vectors it holds."""
         self.vectors.reset()
         with self.store.transaction() as tx:
-            _set_meta(tx, META_ANN_DIRTY, "1")
+            set_meta(tx, META_ANN_DIRTY, "1")
         added = self._add_from_store(None, state)
         if state is None or not state.cancelled:
             with self.store.transaction() as tx:
-                _set_meta(tx, META_ANN_DIRTY, "0")
+                set_meta(tx, META_ANN_DIRTY, "0")
         self.vectors.created = False
         self._checked = True
         return added

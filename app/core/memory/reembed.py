@@ -10,7 +10,8 @@ import logging
 import numpy as np
 
 from app.core.memory.chunking import Chunk
-from app.core.memory.ingest import META_MODEL, Ingestor, _get_meta, _set_meta, to_blob
+from app.core.memory.ingest import META_MODEL, Ingestor, to_blob
+from app.core.profile.store import get_meta, set_meta
 from app.core.tasks import TaskState
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def needs_reembed(ingestor: Ingestor) -> bool:
     name = ingestor.embedder.name
     stale = conn.execute("SELECT 1 FROM files WHERE chunk_count > 0 AND "
                          "coalesce(embedding_model, '') != ? LIMIT 1", (name,)).fetchone()
-    return stale is not None or _get_meta(conn, META_MODEL) not in (None, name)
+    return stale is not None or get_meta(conn, META_MODEL) not in (None, name)
 
 
 def reembed_all(ingestor: Ingestor, state: TaskState | None = None) -> int:
@@ -62,7 +63,7 @@ def reembed_all(ingestor: Ingestor, state: TaskState | None = None) -> int:
         if state is not None:
             state.set_progress(number, total, f"{done_chunks} chunks re-embedded")
     with store.transaction() as tx:
-        _set_meta(tx, META_MODEL, name)
+        set_meta(tx, META_MODEL, name)
     ingestor.rebuild_ann(state)
     log.info("re-embedded %d chunks with the configured model", done_chunks)
     return done_chunks

@@ -19,6 +19,7 @@ the worker writes on the personal lane, the assistant recalls on the llm lane.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -33,10 +34,14 @@ from app.core.config import PersonalizationSettings
 from app.core.errors import FamiliarError
 from app.core.memory.embedder import Embedder
 from app.core.memory.vectors import EphemeralVectors
-from app.core.profile.store import Store
+from app.core.profile.store import Store, get_meta, set_meta
+
+log = logging.getLogger(__name__)
 
 KINDS = ("fact", "preference", "goal", "relationship", "other")
 AGE_HALF_LIFE_DAYS = 180.0
+META_MEMORY_MODEL = "memories.embedding_model"  # the model that made the stored vectors
+REEMBED_BATCH = 64
 
 
 class MemoryNotFound(FamiliarError):
@@ -151,13 +156,39 @@ class MemoryBank:
     # --- the in-memory vectors ----------------------------------------------------------------
 
     def rebuild(self) -> int:
-        """Load every memory's vector into the in-memory collection (at unlock)."""
+        """Load every memory's vector into the in-memory collection (at unlock), after
+        embedding them again if they were embedded by another model (``reembed``)."""
         with self._lock:
+            self.reembed()
             rows = self.store.conn.execute(
                 "SELECT id, embedding FROM memories WHERE embedding IS NOT NULL").fetchall()
             count = self.vectors.rebuild((str(i), _vector(b)) for i, b in rows)
             self._built = True
             return count
+
+    def reembed(self) -> int:
+        """After a change of embedding model (or in a store that does not say which model
+        made its memory vectors), every memory is embedded again from its text, in one
+        transaction: vectors of another model would fail recall (another dimension) or
+        match the wrong memories. Returns how many were embedded; 0 when current."""
+        name = self.embedder.name
+        with self._lock:
+            if get_meta(self.store.conn, META_MEMORY_MODEL) == name:
+                return 0
+            rows = self.store.conn.execute("SELECT id, text FROM memories ORDER BY id").fetchall()
+            texts = [str(text) for _, text in rows]
+            vectors = [self.embedder.encode(texts[i:i + REEMBED_BATCH])
+                       for i in range(0, len(texts), REEMBED_BATCH)]
+            with self.store.transaction() as conn:
+                conn.executemany("UPDATE memories SET embedding = ? WHERE id = ?",
+                                 [(_blob(v), int(mid)) for (mid, _), v in
+                                  zip(rows, (v for batch in vectors for v in batch), strict=True)])
+                set_meta(conn, META_MEMORY_MODEL, name)
+            if rows:
+                log.info("embedded %d memories again for the configured embedding model",
+                         len(rows))
+            self._built = self._built and not rows
+            return len(rows)
 
     def _ensure_built(self) -> None:
         if not self._built:

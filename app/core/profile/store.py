@@ -30,6 +30,17 @@ QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 DatabaseError = sqlcipher3.DatabaseError
 
 
+def get_meta(conn: Any, key: str) -> str | None:
+    """A value of the ``meta`` table (small facts about the store's contents), or None."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: Any, key: str, value: str) -> None:
+    conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
 def cipher_version() -> str:
     """SQLCipher's version, or "" when the driver is plain SQLite."""
     conn = sqlcipher3.connect(":memory:")
