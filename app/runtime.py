@@ -54,6 +54,33 @@ class Runtime:
         return Memory(self.profile.home, self.profile.store, self.profile.subkey("vectors"),
                       self.settings.memory)
 
+    def switch_embedding_model(self, state: Any, embedder: Any) -> int:
+        """Index lane: ``embedder`` (loaded, its name saved in ``settings.memory``) embeds
+        from now on. The memories are embedded again at once (a few hundred short texts),
+        then every stored chunk, with progress in the indexer's status (cancellable; the
+        indexer's start-up check resumes it). Returns the chunks re-embedded. Before the
+        memory services are built, the next build reads the new name from the settings."""
+        from app.core.memory.embedder import close_embedder
+
+        memory = self.__dict__.get("memory")
+        if memory is None:
+            close_embedder(embedder)
+            return 0
+        personalizer = self.__dict__.get("personalizer")
+        bank = personalizer.bank if (personalizer is not None
+                                     and "bank" in personalizer.__dict__) else None
+        if bank is None:
+            memory.switch_embedder(embedder)
+        else:
+            with bank.exclusive():  # no recall between the new model and its vectors
+                memory.switch_embedder(embedder)
+                bank.rebuild()
+        indexer = self.__dict__.get("indexer")
+        chunks = int(indexer.catch_up_embeddings(state) if indexer is not None
+                     else memory.ingestor.reembed(state))
+        state.raise_if_cancelled()  # stopped part-way (another switch, the lock): resumed later
+        return chunks
+
     @cached_property
     def indexer(self) -> Any:
         """Watched folders, reconcile, job queue and watcher; processes on the index lane."""

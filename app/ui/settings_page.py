@@ -1,8 +1,9 @@
 """Settings: model parameters, indexing, the embedding model, privacy (lock after idle, lock
 now), hotkey, start at login, theme. Edits apply to ``runtime.settings`` on Save, which writes
 the encrypted store on the ``io`` lane. A new embedding model is loaded there first (a name or
-folder that does not load is refused) and is used from the next unlock, when the indexer embeds
-the stored chunks again in the background. Main thread only."""
+folder that does not load is refused), then switched to on the ``index`` lane, where the
+memories and the stored chunks are embedded again in the background (progress in the Library).
+Main thread only."""
 
 from __future__ import annotations
 
@@ -37,18 +38,22 @@ from app.ui.theme import THEMES, ThemeController, muted_label
 
 
 def _save(state: TaskState, runtime: Any, start_at_login: bool,
-          embedding_model: str | None = None) -> None:
+          embedding_model: str | None = None) -> Any:
+    """Saves the settings; returns the new embedding model, loaded, or None."""
+    loaded = None
     if embedding_model is not None:
         from app.core.memory.service import make_embedder
 
         # Load it now, off the GUI thread: a model that will not load is refused before it is
         # saved (no download: from the local Hugging Face cache or a folder).
         memory = runtime.settings.memory
-        make_embedder(replace(memory, embedding_model=embedding_model)).dim  # noqa: B018
+        loaded = make_embedder(replace(memory, embedding_model=embedding_model))
+        loaded.dim  # noqa: B018
         memory.embedding_model = embedding_model
     runtime.save_settings()
     if autostart.start_at_login_enabled() != start_at_login:
         autostart.set_start_at_login(start_at_login)
+    return loaded
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, special: str = "") -> QSpinBox:
@@ -120,8 +125,8 @@ class SettingsPage(QWidget):
         self.embedding_model.setPlaceholderText(f"{BUNDLED_MODEL} (bundled)")
         embedding_note = muted_label(
             f"{BUNDLED_MODEL} is bundled. Another sentence-transformers model: its name (from "
-            "the local Hugging Face cache) or folder. A new model is used from the next unlock; "
-            "your files are then embedded again in the background, and search keeps working.",
+            "the local Hugging Face cache) or folder. After a change your files are embedded "
+            "again in the background (progress in the Library); search keeps working.",
             wrap=True)
         memory = QGroupBox("Memory")
         f = QFormLayout(memory)
@@ -206,10 +211,24 @@ class SettingsPage(QWidget):
         self.tasks.run("io", "save-settings", _save, self.runtime, s.ui.start_at_login,
                        self._new_model, on_done=self._saved, on_error=self._failed)
 
-    def _saved(self, _result: object) -> None:
-        self.error.setText("Saved. The new embedding model is used from the next unlock."
-                           if self._new_model else "Saved.")
+    def _saved(self, embedder: object) -> None:
+        if embedder is None:
+            self.error.setText("Saved.")
+        else:
+            self.error.setText("Saved. Your files are being embedded again with the new "
+                               "model (progress in the Library); search keeps working.")
+            self.tasks.run("index", "switch-embedding-model",
+                           self.runtime.switch_embedding_model, embedder,
+                           on_done=self._switched, on_error=self._switch_failed)
         self.saved.emit()
+
+    def _switched(self, chunks: object) -> None:
+        self.error.setText(f"The new embedding model is in use ({chunks} passages embedded "
+                           "again)." if chunks else "The new embedding model is in use.")
+
+    def _switch_failed(self, exc: BaseException) -> None:
+        self.error.setText(f"Embedding again stopped ({type(exc).__name__}); it resumes at "
+                           "the next start.")
 
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, EmbedderUnavailable):

@@ -93,9 +93,15 @@ def test_settings_page_saves_to_the_store(qtbot: Any, runtime: Runtime, tasks: U
 
 
 def test_settings_page_changes_the_embedding_model_only_to_one_that_loads(
-        qtbot: Any, runtime: Runtime, tasks: UiTasks, tmp_path: Any) -> None:
+        qtbot: Any, indexed_runtime: Runtime, tasks: UiTasks, tmp_path: Any) -> None:
     from app.core.memory.embedder import BUNDLED_MODEL, bundled_model_path
+    from app.core.personalization.memories import META_MEMORY_MODEL, Candidate
+    from app.core.profile.store import get_meta
 
+    runtime = indexed_runtime
+    bank = runtime.personalizer.bank
+    bank.consolidate([Candidate("The user is planning a trip to Kyoto", "goal", 0.9, 1)],
+                     lambda c, r: None)
     page = SettingsPage(runtime, tasks)
     qtbot.addWidget(page)
     assert page.embedding_model.text() == BUNDLED_MODEL
@@ -107,14 +113,24 @@ def test_settings_page_changes_the_embedding_model_only_to_one_that_loads(
     assert page.embedding_model.text() == BUNDLED_MODEL
     assert load_settings(runtime.store).memory.embedding_model == BUNDLED_MODEL
     # Another sentence-transformers model by folder (the bundled weights, loaded by path on
-    # torch): loaded, saved, used from the next unlock.
+    # torch): loaded, saved, and switched to at once; files and memories embedded again.
     folder = bundled_model_path()
     assert folder is not None
     page.embedding_model.setText(str(folder))
     with qtbot.waitSignal(page.saved, timeout=120000):
         page.save()
-    assert "next unlock" in page.error.text()
+    assert "embedded again" in page.error.text()
+    qtbot.waitUntil(lambda: "in use" in page.error.text(), timeout=120000)
     assert load_settings(runtime.store).memory.embedding_model == str(folder)
+    conn = runtime.store.conn
+    assert {r[0] for r in conn.execute("SELECT embedding_model FROM files "
+                                       "WHERE chunk_count > 0")} == {str(folder)}
+    assert get_meta(conn, META_MEMORY_MODEL) == str(folder)
+    assert runtime.memory.embedder.name == str(folder)
+    hits = runtime.memory.searcher.search("when is check-in at the ryokan", k=1)
+    assert hits[0].path.name == "travel.md" and hits[0].ranks["dense"] == 1
+    [recalled] = bank.recall("where am I travelling?", 1)
+    assert "Kyoto" in recalled.text
 
 
 def test_models_page_shows_the_catalog_with_labels(qtbot: Any, runtime: Runtime,

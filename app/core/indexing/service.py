@@ -97,9 +97,10 @@ class Indexer:
         return report
 
     def catch_up_embeddings(self, state: TaskState) -> int:
-        """A change of embedding model (Settings, from the next unlock): embed the stored
-        chunks again with the configured model, files counted in the progress as indexing.
-        Index lane only; cancellable between batches and resumed at the next start."""
+        """A change of embedding model (switched to from Settings, or left unfinished by an
+        earlier session): embed the stored chunks again with the configured model, files
+        counted in the progress as indexing. Index lane only; cancellable between batches
+        and resumed at the next start."""
         done = 0
 
         def progress(update: Progress) -> None:

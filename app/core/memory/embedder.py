@@ -247,6 +247,51 @@ class SentenceEmbedder:
             self.backend = ""
 
 
+class SwitchableEmbedder:
+    """The embedder the memory services share (ingestor, searcher, memory bank), so that a
+    change of model in Settings reaches all of them at once: ``switch`` replaces the model
+    behind it. A call already running finishes on the model it started with; other
+    attributes (``load``, ``backend``, ...) are the current model's."""
+
+    def __init__(self, target: Embedder):
+        self._target = target
+
+    @property
+    def target(self) -> Embedder:
+        return self._target
+
+    @property
+    def name(self) -> str:
+        return self._target.name
+
+    @property
+    def dim(self) -> int:
+        return self._target.dim
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        return self._target.encode(texts, query=query)
+
+    def switch(self, target: Embedder) -> Embedder:
+        """Use ``target`` from now on; returns the model it replaces (not closed)."""
+        previous, self._target = self._target, target
+        return previous
+
+    def close(self) -> None:
+        closer = getattr(self._target, "close", None)
+        if callable(closer):
+            closer()
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._target, attribute)
+
+
+def close_embedder(embedder: Embedder) -> None:
+    """Release a model's memory (an embedder without ``close`` holds none)."""
+    closer = getattr(embedder, "close", None)
+    if callable(closer):
+        closer()
+
+
 class _TorchModel:
     """A SentenceTransformer with the ``encode(texts, batch_size, threads)`` of
     ``onnx_backend.OnnxModel``."""

@@ -321,8 +321,13 @@ class Ingestor:
 
     # --- the ANN index ---------------------------------------------------------------------
 
+    def model_switched(self) -> None:
+        """The shared embedder now runs another model: check the ANN index again before the
+        next write (it starts again for the new model, see ``ensure_ann``)."""
+        self._checked = False
+
     def ensure_ann(self) -> None:
-        """Check the ANN index once per Ingestor (cheap when it is consistent)."""
+        """Check the ANN index once per Ingestor and model (cheap when it is consistent)."""
         if not self._checked:
             name = self.embedder.name
             if get_meta(self.store.conn, META_MODEL) not in (None, name):

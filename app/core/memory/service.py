@@ -12,7 +12,13 @@ from functools import cached_property
 from pathlib import Path
 
 from app.core.config import MemorySettings
-from app.core.memory.embedder import Embedder, EmbedderUnavailable, SentenceEmbedder
+from app.core.memory.embedder import (
+    Embedder,
+    EmbedderUnavailable,
+    SentenceEmbedder,
+    SwitchableEmbedder,
+    close_embedder,
+)
 from app.core.memory.ingest import Ingestor
 from app.core.memory.search import Searcher
 from app.core.memory.vectors import EphemeralVectors, VectorIndex
@@ -37,7 +43,8 @@ class Memory:
         self.home = home
         self.store = store
         self.settings = settings
-        self.embedder: Embedder = embedder if embedder is not None else make_embedder(settings)
+        self.embedder = SwitchableEmbedder(embedder if embedder is not None
+                                           else make_embedder(settings))
         self.vectors = VectorIndex(home / VECTORS_DIR, vectors_key)
         self._ephemeral: list[EphemeralVectors] = []
 
@@ -60,6 +67,18 @@ class Memory:
         except EmbedderUnavailable as exc:
             log.warning("embedding model not loaded at warm-up: %s", exc)
 
+    def switch_embedder(self, embedder: Embedder) -> None:
+        """Index lane only: embed with ``embedder`` (a model of the new name in
+        ``settings.embedding_model``) from now on, in every service at once; the previous
+        model is released. The stored chunks are embedded again by ``ingestor.reembed``
+        (the indexer's ``catch_up_embeddings``); until then dense search covers the chunks
+        already done, and the ANN index starts again at the next ingest or re-embed."""
+        previous = self.embedder.switch(embedder)
+        if "ingestor" in self.__dict__:
+            self.ingestor.model_switched()
+        if previous is not embedder:
+            close_embedder(previous)
+
     def repair_ann(self, _state: TaskState | None = None) -> None:
         """Index lane only (the ANN index's single writer): rebuild the ANN index from
         store.db when it is missing, unreadable or differs from the store (cheap when it is
@@ -81,6 +100,4 @@ class Memory:
             collection.close()
         self._ephemeral.clear()
         self.vectors.close()
-        closer = getattr(self.embedder, "close", None)
-        if callable(closer):
-            closer()
+        self.embedder.close()

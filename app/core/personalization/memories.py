@@ -23,7 +23,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +190,13 @@ class MemoryBank:
                          len(rows))
             self._built = self._built and not rows
             return len(rows)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold recall, edits and consolidation off (a change of embedding model: the
+        model and the vectors change together)."""
+        with self._lock:
+            yield
 
     def _ensure_built(self) -> None:
         if not self._built:

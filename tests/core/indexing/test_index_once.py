@@ -255,3 +255,35 @@ def test_a_new_embedding_model_re_embeds_the_stored_chunks(rig: Rig, docs: Path)
         assert rig.lanes.index.run(indexer.catch_up_embeddings) == 0  # current: nothing to do
     finally:
         indexer.close()
+
+
+def test_a_model_switched_while_running_re_embeds_and_searches(rig: Rig, docs: Path) -> None:
+    """Settings switches the shared embedder live (``Memory.switch_embedder``): the same
+    indexer, ingestor and searcher then embed with the new model, and the ANN index holds
+    only the new model's vectors."""
+    from app.core.memory.ingest import META_MODEL
+    from app.core.profile.store import get_meta
+    from tests.fixtures.fake_embedder import FakeEmbedder
+
+    for i in range(5):
+        write(docs / f"n{i}.md", note(f"koala{i}"))
+    rig.indexer.library.add(docs)
+    assert rig.index().indexed == 5
+    searcher = rig.memory.searcher
+    model_b = FakeEmbedder(dim=48, name="model-b")
+    rig.lanes.index.run(lambda state: rig.memory.switch_embedder(model_b))
+    chunks = rig.store.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    assert rig.lanes.index.run(rig.indexer.catch_up_embeddings) == chunks
+    assert sum(model_b.calls) == chunks
+    assert {r[0] for r in rig.store.conn.execute("SELECT embedding_model FROM files")} == {
+        "model-b"}
+    assert get_meta(rig.store.conn, META_MODEL) == "model-b"
+    assert rig.memory.vectors.count() == chunks
+    [hit] = searcher.search("koala3", k=1, method="dense")
+    assert hit.path.name == "n3.md"
+    # A file changed afterwards is embedded by the new model only.
+    before = sum(rig.embedder.calls)
+    write(docs / "n0.md", note("platypus"))
+    assert rig.index().indexed == 1
+    assert sum(rig.embedder.calls) == before and rig.memory.vectors.count() == chunks
+    assert rig.lanes.index.run(rig.indexer.catch_up_embeddings) == 0

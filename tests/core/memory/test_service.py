@@ -14,6 +14,7 @@ from app.core.config import MemorySettings
 from app.core.memory.embedder import EmbedderUnavailable, SentenceEmbedder
 from app.core.memory.service import Memory
 from app.core.profile.store import Store
+from tests.fixtures.fake_embedder import FakeEmbedder
 
 
 def _memory(tmp_path: Path, store: Store, embedder: SentenceEmbedder) -> Memory:
@@ -45,5 +46,25 @@ def test_warm_up_without_a_model_logs_and_search_reports_it(
         assert memory.vectors.count() == 0
         with pytest.raises(EmbedderUnavailable):
             memory.searcher.search("anything")
+    finally:
+        memory.close()
+
+
+def test_a_switched_model_reaches_every_service_and_the_old_one_is_released(
+        tmp_path: Path, store: Store) -> None:
+    first = SentenceEmbedder(threads=1)
+    memory = _memory(tmp_path, store, first)
+    try:
+        ingestor, searcher = memory.ingestor, memory.searcher
+        assert ingestor.embedder is memory.embedder is searcher.embedder
+        first.load()
+        second = FakeEmbedder(dim=24, name="model-b")
+        memory.switch_embedder(second)
+        assert not first.loaded  # its memory is given back
+        assert memory.embedder.name == ingestor.embedder.name == "model-b"
+        assert memory.embedder.dim == 24
+        assert searcher.embedder.encode(["a query"], query=True).shape == (1, 24)
+        assert memory.embedder.calls == [1]  # other attributes are the current model's
+        assert memory.embedder.target is second
     finally:
         memory.close()
