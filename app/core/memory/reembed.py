@@ -1,7 +1,8 @@
 """A change of embedding model: every stored chunk is embedded again, in batches, from the
-text in store.db (no file is re-read), then the ANN index is rebuilt. Runs on the index lane;
-resumable (files already done carry the new model's name) and cancellable between batches.
-Until it finishes, search falls back to exact dense search over the chunks already done."""
+text in store.db (no file is re-read), each batch added to the ANN index as it is written (the
+index was started again for the new model by ``Ingestor.ensure_ann``), so dense search covers
+the chunks already done at any library size. Runs on the index lane; resumable (files already
+done carry the new model's name) and cancellable between batches."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 import numpy as np
 
 from app.core.memory.chunking import Chunk
-from app.core.memory.ingest import META_MODEL, Ingestor, to_blob
+from app.core.memory.ingest import META_ANN_DIRTY, META_MODEL, Ingestor, to_blob
 from app.core.profile.store import get_meta, set_meta
 from app.core.tasks import TaskState
 
@@ -47,23 +48,28 @@ def reembed_all(ingestor: Ingestor, state: TaskState | None = None) -> int:
         if state is not None and state.cancelled:
             return done_chunks
         rows = conn.execute(
-            "SELECT id, heading, text FROM chunks WHERE file_id IN "
+            "SELECT id, ann_id, heading, text FROM chunks WHERE file_id IN "
             f"({','.join('?' * len(batch))}) ORDER BY id", batch).fetchall()
         texts = [Chunk(0, str(t), tuple(str(h).split(" > ")) if h else (), None, None, None,
-                       "").embedding_text() for _, h, t in rows]
+                       "").embedding_text() for _, _, h, t in rows]
         vectors = ingestor.embedder.encode(texts) if texts else np.zeros((0, 1), np.float32)
         with store.transaction() as tx:
-            for (chunk_id, _, _), vector in zip(rows, vectors, strict=True):
+            set_meta(tx, META_ANN_DIRTY, "1")
+            for (chunk_id, _, _, _), vector in zip(rows, vectors, strict=True):
                 tx.execute("UPDATE chunks SET embedding = ? WHERE id = ?",
                            (to_blob(vector), chunk_id))
             tx.executemany("UPDATE files SET embedding_model = ? WHERE id = ?",
                            [(name, f) for f in batch])
+        if rows:
+            ingestor.vectors.add([str(r[1]) for r in rows], np.asarray(vectors))
+        with store.transaction() as tx:
+            set_meta(tx, META_ANN_DIRTY, "0")
         done_chunks += len(rows)
         batch = []
         if state is not None:
             state.set_progress(number, total, f"{done_chunks} chunks re-embedded")
     with store.transaction() as tx:
         set_meta(tx, META_MODEL, name)
-    ingestor.rebuild_ann(state)
+    ingestor.check_ann(state)  # consistent already unless something failed part-way
     log.info("re-embedded %d chunks with the configured model", done_chunks)
     return done_chunks

@@ -238,6 +238,46 @@ def test_model_change_reembeds_from_the_store(store: Store, vectors: VectorIndex
     assert ingestor.ingest([(files[0], None)])[0].status == "unchanged"
 
 
+def test_a_re_embed_fills_the_ann_index_batch_by_batch(
+        store: Store, vectors: VectorIndex, settings, docs: Path,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past EXACT_MAX chunks dense search has only the ANN index: a long re-embed adds each
+    batch to it as it goes, so the chunks already done are found while the rest wait, and a
+    re-embed stopped part-way resumes with the index consistent."""
+    from app.core.memory import reembed
+    from app.core.memory.search import Searcher
+    from app.core.tasks import TaskState
+
+    monkeypatch.setattr(search_module, "EXACT_MAX", 0)
+    monkeypatch.setattr(reembed, "BATCH", 2)
+    files = [write(docs / f"{i}.md", f"note {i} about {word}")
+             for i, word in enumerate(["herons", "otters", "bread", "soup", "owls", "kites"])]
+    Ingestor(store, FakeEmbedder(dim=64, name="model-a"), vectors, settings).ingest(
+        [(p, None) for p in files])
+    new = FakeEmbedder(dim=32, name="model-b")
+    ingestor = Ingestor(store, new, vectors, settings)
+    state = TaskState()
+    original = new.encode
+
+    def encode_then_stop(texts, *, query=False):  # type: ignore[no-untyped-def]
+        if sum(new.calls) >= 2:
+            state.cancel()  # the user locks the app after the first batch
+        return original(texts, query=query)
+
+    new.encode = encode_then_stop  # type: ignore[method-assign]
+    done = ingestor.reembed(state)
+    assert 0 < done < len(files)
+    assert vectors.count() == done
+    searcher = Searcher(store, new, vectors, settings)
+    found = {h.path for h in searcher.search("note about herons otters bread soup owls kites",
+                                             k=10, method="dense")}
+    assert len(found) == done
+    new.encode = original  # type: ignore[method-assign]
+    fresh = Ingestor(store, new, vectors, settings)  # the next start resumes
+    assert fresh.reembed() == len(files) - done
+    assert vectors.ids() == ann_ids(store) and vectors.count() == len(files)
+
+
 def test_a_damaged_index_is_rebuilt_from_the_store_in_one_pass(
         store: Store, fake_embedder: FakeEmbedder, settings, docs: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
         monkeypatch: pytest.MonkeyPatch) -> None:
