@@ -277,9 +277,7 @@ class SwitchableEmbedder:
         return previous
 
     def close(self) -> None:
-        closer = getattr(self._target, "close", None)
-        if callable(closer):
-            closer()
+        close_embedder(self._target)
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self._target, attribute)

@@ -178,17 +178,17 @@ class MemoryBank:
                 return 0
             rows = self.store.conn.execute("SELECT id, text FROM memories ORDER BY id").fetchall()
             texts = [str(text) for _, text in rows]
-            vectors = [self.embedder.encode(texts[i:i + REEMBED_BATCH])
-                       for i in range(0, len(texts), REEMBED_BATCH)]
+            vectors = [v for i in range(0, len(texts), REEMBED_BATCH)
+                       for v in self.embedder.encode(texts[i:i + REEMBED_BATCH])]
             with self.store.transaction() as conn:
                 conn.executemany("UPDATE memories SET embedding = ? WHERE id = ?",
-                                 [(_blob(v), int(mid)) for (mid, _), v in
-                                  zip(rows, (v for batch in vectors for v in batch), strict=True)])
+                                 [(_blob(v), int(mid))
+                                  for (mid, _), v in zip(rows, vectors, strict=True)])
                 set_meta(conn, META_MEMORY_MODEL, name)
             if rows:
                 log.info("embedded %d memories again for the configured embedding model",
                          len(rows))
-            self._built = self._built and not rows
+                self._built = False  # the collection holds the old vectors until rebuilt
             return len(rows)
 
     @contextmanager
