@@ -140,6 +140,26 @@ def test_odt_whose_content_inflates_past_its_limit_is_refused(tmp_path: Path) ->
     assert result.reason.startswith("odt file too large when unpacked")
 
 
+@pytest.mark.parametrize("part", ["content.xml", "styles.xml", "meta.xml"])
+def test_odt_with_a_part_that_is_not_xml_fails_without_printing_it(
+        tmp_path: Path, part: str, capfd: pytest.CaptureFixture[str]) -> None:
+    # odfpy prints such a part whole (the document's words) and goes on without it.
+    from odf.opendocument import OpenDocumentText
+    from odf.text import P
+
+    document = OpenDocumentText()
+    document.text.addElement(P(text="wombatcanary in the body"))
+    document.save(str(tmp_path / "base.odt"))
+    damaged = rewrite(tmp_path / "base.odt", tmp_path / "damaged.odt",
+                      lambda n, d: d[: len(d) // 2] + b" wombatcanary <" if n == part else d)
+    result = extract(damaged, CAP)
+    assert result.status == FAILED
+    assert result.reason == "damaged odt file (a part is not well-formed XML)"
+    out, err = capfd.readouterr()
+    assert "wombatcanary" not in out + err
+    assert texts(tmp_path / "base.odt") == ["wombatcanary in the body"]  # the next one reads
+
+
 def test_lying_header_cannot_read_past_the_limit(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "liar.zip"

@@ -6,7 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from app.core.memory.extract import EXTRACTED, Extraction, Piece, extract
+from app.core.memory.extract.markup import MAX_REST_NAME_STEPS, rest_name_steps
 
 CAP = 200_000
 
@@ -205,13 +208,69 @@ def test_line_ranges_per_construct(tmp_path: Path) -> None:
     assert lines_of(result, "After the nested") == (49, 49)
 
 
-def test_rest_with_more_links_in_a_paragraph_than_docutils_can_nest_is_read_as_text(
+def test_rest_with_a_long_list_of_bare_links_in_one_paragraph_keeps_its_structure(
         tmp_path: Path) -> None:
+    # docutils recognizes bare URIs by recursion, one level a link (past about 970 links in one
+    # paragraph it gave up); the extractor does not look for them, as they are text anyway.
     links = " ".join(f"see https://example.org/page{i} here" for i in range(1_200))
     path = tmp_path / "links.rst"
     path.write_text(f"Links\n=====\n\n{links}\n\nAfter the list.\n", encoding="utf-8")
     result = extract(path, 2_000_000)
     assert result.status == EXTRACTED
-    assert [(p.line_start, p.line_end) for p in result.pieces] == [(1, 2), (4, 4), (6, 6)]
-    assert "https://example.org/page1199" in result.pieces[1].text
+    assert [(p.line_start, p.line_end) for p in result.pieces] == [(1, 1), (4, 4), (6, 6)]
+    assert {p.heading for p in result.pieces} == {("Links",)}
+    assert "https://example.org/page1199 here" in result.pieces[1].text
     assert result.pieces[2].text == "After the list."
+
+
+def test_rest_nested_deeper_than_docutils_can_parse_is_read_as_text(tmp_path: Path) -> None:
+    # Each level of a nested list is a nested parse: past a few hundred docutils runs out of
+    # recursion. Such a file is read as plain text, by paragraphs, without headings.
+    levels = "".join("  " * i + f"- item{i}\n\n" for i in range(1_000))
+    path = tmp_path / "deep.rst"
+    path.write_text(f"Deep\n====\n\n{levels}After the list.\n", encoding="utf-8")
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    assert all(p.heading == () for p in result.pieces)
+    assert result.pieces[0].text.startswith("Deep")
+    assert "item999" in " ".join(p.text for p in result.pieces)
+    assert result.pieces[-1].text == "After the list."
+
+
+@pytest.mark.timeout(60)
+def test_rest_with_a_long_run_of_hyphenated_words_is_read_as_text_at_once(
+        tmp_path: Path) -> None:
+    # docutils' inline parser is quadratic in such a run: this one (240,000 characters) took
+    # hours. Past the budget the file is read as plain text, by paragraphs.
+    run = "a-b-" * 60_000
+    path = tmp_path / "dashes.rst"
+    path.write_text(f"Title\n=====\n\nbefore {run} after\n\nNext.\n", encoding="utf-8")
+    assert rest_name_steps(path.read_text(encoding="utf-8")) > MAX_REST_NAME_STEPS
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    assert [(p.line_start, p.line_end) for p in result.pieces] == [(1, 2), (4, 4), (6, 6)]
+    assert all(p.heading == () for p in result.pieces)
+    assert result.pieces[1].text == f"before {run} after"
+
+
+def test_rest_with_hyphenated_runs_within_the_budget_keeps_its_structure(
+        tmp_path: Path) -> None:
+    run = "a-b-" * 1_000
+    lines = [f"before {run} after *stress*", "", "`link <http://x>`_ and +---+---+ borders",
+             "", "-" * 5_000]
+    path = tmp_path / "within.rst"
+    path.write_text("Title\n=====\n\n" + "\n".join(lines) + "\n\nNext.\n", encoding="utf-8")
+    assert 0 < rest_name_steps(path.read_text(encoding="utf-8")) <= MAX_REST_NAME_STEPS
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    assert {p.heading for p in result.pieces} == {("Title",)}
+    texts = [p.text for p in result.pieces]
+    assert f"before {run} after stress" in texts
+    assert "link and +---+---+ borders" in texts
+    assert texts[-1] == "Next."
+
+
+def test_name_steps_count_only_names_that_docutils_retries() -> None:
+    assert rest_name_steps("state-of-the-art prose, well-known words " * 10_000) == 0
+    assert rest_name_steps("+" + "-" * 10_000 + "+ " + "a" * 10_000 + " x:y") == 0
+    assert rest_name_steps("a-b-" * 100 + "c") == 401 * 200  # length x inner starts

@@ -12,6 +12,9 @@ whole size), one message at a time, never a table of the whole mailbox. Non-text
 never decoded, so they cost no character budget. Headers are read defensively: the default
 policy raises on some malformed address headers, so a header that cannot be parsed is kept
 as its raw value, and a mailbox message that still cannot be read is skipped, not the mailbox.
+A header is read up to its first ``MAX_HEADER_CHARS`` characters: the standard library's
+structured-header parser takes time quadratic in a header's length on some damage (16,000
+characters of markup in a Content-Transfer-Encoding header: 0.6 s each time it is read).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from email import policy
 from email.feedparser import BytesFeedParser
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
@@ -36,11 +39,24 @@ EML_EXTENSIONS = (".eml",)
 MBOX_EXTENSIONS = (".mbox", ".mbx")
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 MAX_MESSAGES = 50_000
+MAX_HEADER_CHARS = 8 * 1024
 _CHUNK_BYTES = 1024 * 1024
 _SCAN_BYTES = 1024 * 1024
 _SEPARATOR = b"\nFrom "  # a message starts at every line that begins with "From "
 HEADER_NAMES = ("From", "To", "Cc", "Date", "Subject")
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+class _BoundedPolicy(EmailPolicy):
+    """The default policy, reading at most ``MAX_HEADER_CHARS`` of a header's value."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if isinstance(value, str) and len(value) > MAX_HEADER_CHARS:
+            value = value[:MAX_HEADER_CHARS]
+        return super().header_fetch_parse(name, value)
+
+
+_POLICY = _BoundedPolicy()
 
 
 class _Readable(Protocol):
@@ -81,7 +97,7 @@ def header(message: Any, name: str) -> str:
     with _tolerant():  # e.g. 'To: a@[' raises AttributeError, 'From: "a" <' IndexError
         for key, raw in message.raw_items():
             if key.lower() == name.lower():
-                return _clean(str(raw))
+                return _clean(str(raw)[:MAX_HEADER_CHARS])
     return ""
 
 
@@ -143,7 +159,7 @@ def _parse_bounded(handle: _Readable) -> tuple[EmailMessage, bool]:
 
     Fed to the parser in chunks: ``parsebytes`` would hold the bytes, a str and a UCS-4
     StringIO copy of them at once (about 9x the message size in memory, 3x this way)."""
-    parser = BytesFeedParser(policy=policy.default)
+    parser = BytesFeedParser(policy=_POLICY)
     left = MAX_MESSAGE_BYTES
     while left > 0:
         chunk = handle.read(min(_CHUNK_BYTES, left))
@@ -152,7 +168,7 @@ def _parse_bounded(handle: _Readable) -> tuple[EmailMessage, bool]:
         left -= len(chunk)
         parser.feed(chunk)
     cut = left <= 0 and bool(handle.read(1))
-    # policy.default builds EmailMessage objects
+    # an EmailPolicy builds EmailMessage objects
     return cast(EmailMessage, parser.close()), cut
 
 

@@ -66,17 +66,46 @@ def extract_rest(path: Path, max_chars: int) -> Extraction:
         text, truncated = read_text(path, max_chars)
     except NotText as exc:
         return skipped(str(exc))
-    buffer = PieceBuffer(max_chars)
-    try:
-        _RestWalker(buffer).parse(text, first_line=1, trail=(), depth=0)
-    except RecursionError:
-        # docutils parses a paragraph's inline markup one recursion level per link: past
-        # about 970 links in one paragraph it gives up. Such a file (a long link list) is
-        # read as plain text then, by paragraphs, without headings, rather than not at all.
+    buffer = _parse_rest(text, max_chars)
+    if buffer is None:
+        # Too deep or too costly for docutils: read as plain text, by paragraphs,
+        # without headings, rather than not at all.
         buffer = PieceBuffer(max_chars)
         buffer.extend(paragraphs(text.split("\n")))
     buffer.truncated = buffer.truncated or truncated
     return buffer.result()
+
+
+def _parse_rest(text: str, max_chars: int) -> PieceBuffer | None:
+    """The pieces docutils finds in ``text``, or None when it cannot parse it in good time:
+    names over MAX_REST_NAME_STEPS, or a nesting of lists or block quotes deeper than
+    Python's recursion limit (each level is a nested parse; a few hundred levels)."""
+    if rest_name_steps(text) > MAX_REST_NAME_STEPS:
+        return None
+    buffer = PieceBuffer(max_chars)
+    try:
+        _RestWalker(buffer).parse(text, first_line=1, trail=(), depth=0)
+    except RecursionError:
+        return None
+    return buffer
+
+
+# docutils' inline parser tries a reference name ("a-b", "x:y") at every hyphen or colon
+# that starts one, and each try runs to the end of the name, so a name costs about its length
+# times its inner starts: 8,000 characters of hyphenated words take most of a second, 240,000
+# hours. Runs of name characters are summed that way; past this budget (under a second here,
+# and far above any prose) a file is read as plain text.
+MAX_REST_NAME_STEPS = 30_000_000
+_NAME_RUN = re.compile(r"[\w.+:-]{64,}")  # a shorter run cannot cost much
+_NAME_START = re.compile(r"[-:](?=[^\W_])")
+
+
+def rest_name_steps(text: str) -> int:
+    """An upper bound of the steps docutils spends on names in ``text``; linear in it."""
+    steps = 0
+    for run in _NAME_RUN.finditer(text):
+        steps += len(run[0]) * len(_NAME_START.findall(run[0]))
+    return steps
 
 
 # Settings for every reST parse: no file is read (include, raw, csv-table/file), no message
@@ -103,13 +132,28 @@ _MAX_DIRECTIVE_DEPTH = 4  # unknown directives inside unknown directives, each p
 
 
 def _rest_parser() -> Any:
-    """docutils' reST parser with its per-line limit lifted while parsing.
+    """docutils' reST parser with its per-line limit lifted while parsing, and without the
+    recognition of bare URIs and e-mail addresses in running text.
 
     docutils replaces a whole document that has one line over 10,000 characters by an error
     message. The text is already capped per file, so the parser may take any line; the
     limit is put back before the transforms run, where it bounds substitution expansion.
+    A bare URI becomes a link node with the same text, so for text extraction recognizing it
+    changes nothing, and its pattern takes time quadratic in the length of a run of hyphens
+    or hyphenated words (8,000 characters: about a second, searched again after every match).
     """
     from docutils.parsers import rst
+    from docutils.parsers.rst import states
+
+    # Not a subclass: init_customizations builds its patterns from the class's own vars.
+    inliner = states.Inliner()
+    customize = inliner.init_customizations
+
+    def init_customizations(settings: Any) -> None:
+        customize(settings)
+        inliner.implicit_dispatch = []
+
+    inliner.init_customizations = init_customizations
 
     class Parser(rst.Parser):  # type: ignore[misc]
         def parse(self, inputstring: str, document: Any) -> None:
@@ -121,7 +165,7 @@ def _rest_parser() -> Any:
             finally:
                 settings.line_length_limit = limit
 
-    return Parser()
+    return Parser(inliner=inliner)
 
 
 class _RestWalker:

@@ -7,16 +7,18 @@ also gives the text boxes anchored in a paragraph or a table row (cited as that 
 row), then its footnotes and endnotes (headings "Footnotes", "Endnotes") and the text of its
 headers and footers (each distinct text once, under "Header" / "Footer"). PPTX cites the
 slide number as the page and the slide title as the heading. Each package is
-checked first (``archive``): text parts are size-limited, big media are emptied."""
+checked first (``archive``): text parts are size-limited, big media are emptied. An ODT with
+a part that is not well-formed XML is damaged (odfpy would skip the part, and print it)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from app.core.memory.extract import archive
-from app.core.memory.extract.base import Extraction, Piece, PieceBuffer
+from app.core.memory.extract.base import Extraction, Piece, PieceBuffer, failed
 
 DOCX_EXTENSIONS = (".docx",)
 PPTX_EXTENSIONS = (".pptx",)
@@ -288,11 +290,35 @@ def _shape_texts(shape: Any) -> list[str]:
 # --- ODT --------------------------------------------------------------------------------
 
 
+_odfpy = threading.local()  # .damaged: a part of the ODT being loaded did not parse
+
+
+def _odfpy_print(*args: object, **_kwargs: object) -> None:
+    """Stands in for ``print`` in odfpy's loading modules. odfpy prints the whole text of an
+    XML part that does not parse (the user's words, on stdout, which may end up in a session
+    log) and goes on without the part; this prints nothing and notes the damage."""
+    if args and isinstance(args[0], str) and "FAILED TO PARSE" in args[0]:
+        _odfpy.damaged = True
+
+
+def _load_odt(path: Path) -> Any:
+    """The odfpy document, or None when one of its XML parts does not parse."""
+    from odf import load as odf_load
+    from odf import opendocument
+
+    for module in (opendocument, odf_load):  # module globals come before builtins
+        vars(module)["print"] = _odfpy_print
+    _odfpy.damaged = False
+    document = opendocument.load(archive.package_source(path, "odt"))
+    return None if _odfpy.damaged else document
+
+
 def extract_odt(path: Path, max_chars: int) -> Extraction:
     from odf import teletype
-    from odf.opendocument import load
 
-    document = load(archive.package_source(path, "odt"))
+    document = _load_odt(path)
+    if document is None:
+        return failed("damaged odt file (a part is not well-formed XML)")
     buffer = PieceBuffer(max_chars)
     trail: list[str] = []
     heading: tuple[str, ...] = ()
