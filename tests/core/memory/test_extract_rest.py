@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.memory.extract import EXTRACTED, Extraction, Piece, extract
-from app.core.memory.extract.markup import MAX_REST_NAME_STEPS, rest_name_steps
+from app.core.memory.extract import EXTRACTED, Extraction, Piece, extract, markup
 
 CAP = 200_000
 
@@ -238,39 +237,61 @@ def test_rest_nested_deeper_than_docutils_can_parse_is_read_as_text(tmp_path: Pa
 
 
 @pytest.mark.timeout(60)
-def test_rest_with_a_long_run_of_hyphenated_words_is_read_as_text_at_once(
-        tmp_path: Path) -> None:
-    # docutils' inline parser is quadratic in such a run: this one (240,000 characters) took
-    # hours. Past the budget the file is read as plain text, by paragraphs.
-    run = "a-b-" * 60_000
-    path = tmp_path / "dashes.rst"
-    path.write_text(f"Title\n=====\n\nbefore {run} after\n\nNext.\n", encoding="utf-8")
-    assert rest_name_steps(path.read_text(encoding="utf-8")) > MAX_REST_NAME_STEPS
+@pytest.mark.parametrize("body", ["before " + "a-b-" * 60_000 + " after", "`a " * 40_000 + "`b"])
+def test_rest_text_too_costly_for_the_inline_parser_keeps_its_markup_and_structure(
+        tmp_path: Path, body: str) -> None:
+    # docutils' inline parser is quadratic on both: a 240,000-character run of hyphenated
+    # words took hours, unmatched backquotes seconds per 100 KB.
+    assert markup.inline_steps(body) > markup.MAX_INLINE_STEPS_PER_TEXT
+    path = tmp_path / "costly.rst"
+    path.write_text(f"Title\n=====\n\n{body}\n\nNext *one*.\n", encoding="utf-8")
     result = extract(path, 2_000_000)
     assert result.status == EXTRACTED
-    assert [(p.line_start, p.line_end) for p in result.pieces] == [(1, 2), (4, 4), (6, 6)]
-    assert all(p.heading == () for p in result.pieces)
-    assert result.pieces[1].text == f"before {run} after"
-
-
-def test_rest_with_hyphenated_runs_within_the_budget_keeps_its_structure(
-        tmp_path: Path) -> None:
-    run = "a-b-" * 1_000
-    lines = [f"before {run} after *stress*", "", "`link <http://x>`_ and +---+---+ borders",
-             "", "-" * 5_000]
-    path = tmp_path / "within.rst"
-    path.write_text("Title\n=====\n\n" + "\n".join(lines) + "\n\nNext.\n", encoding="utf-8")
-    assert 0 < rest_name_steps(path.read_text(encoding="utf-8")) <= MAX_REST_NAME_STEPS
-    result = extract(path, 2_000_000)
-    assert result.status == EXTRACTED
+    assert [(p.line_start, p.line_end) for p in result.pieces] == [(1, 1), (4, 4), (6, 6)]
     assert {p.heading for p in result.pieces} == {("Title",)}
-    texts = [p.text for p in result.pieces]
-    assert f"before {run} after stress" in texts
-    assert "link and +---+---+ borders" in texts
-    assert texts[-1] == "Next."
+    assert [p.text for p in result.pieces[1:]] == [body, "Next one."]
 
 
-def test_name_steps_count_only_names_that_docutils_retries() -> None:
-    assert rest_name_steps("state-of-the-art prose, well-known words " * 10_000) == 0
-    assert rest_name_steps("+" + "-" * 10_000 + "+ " + "a" * 10_000 + " x:y") == 0
-    assert rest_name_steps("a-b-" * 100 + "c") == 401 * 200  # length x inner starts
+def test_rest_inline_markup_is_parsed_until_the_file_budget_is_spent(tmp_path: Path) -> None:
+    paragraph = " ".join(["*a*"] * 1_000)
+    steps = markup.inline_steps(paragraph)
+    assert steps <= markup.MAX_INLINE_STEPS_PER_TEXT
+    parsed = (markup.MAX_INLINE_STEPS_PER_FILE - markup.inline_steps("Title")) // steps
+    assert 0 < parsed < 30
+    path = tmp_path / "budget.rst"
+    path.write_text("Title\n=====\n\n" + f"{paragraph}\n\n" * 30, encoding="utf-8")
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    texts = [p.text for p in result.pieces[1:]]
+    assert texts == [" ".join(["a"] * 1_000)] * parsed + [paragraph] * (30 - parsed)
+    assert extract(path, 2_000_000).pieces == result.pieces  # the same every time
+
+
+def test_rest_parse_past_its_deadline_is_read_as_text(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Thousands of lists between paragraphs make docutils quadratic (16,000: 14 s).
+    path = tmp_path / "lists.rst"
+    path.write_text("Title\n=====\n\n" + "para\n\n- item\n\n" * 50, encoding="utf-8")
+    assert {p.heading for p in extract(path, 2_000_000).pieces} == {("Title",)}
+    monkeypatch.setattr(markup, "MAX_REST_PARSE_SECONDS", -1.0)
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    assert {p.heading for p in result.pieces} == {()}
+    assert [p.text for p in result.pieces[:3]] == ["Title\n=====", "para", "- item"]
+    assert len(result.pieces) == 101
+
+
+def test_rest_code_is_not_highlighted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pygments took 16 s over one 500 KB line of a code block, for nothing: the text is the
+    # same without it.
+    from pygments.lexer import Lexer
+
+    lexed: list[str] = []
+    monkeypatch.setattr(Lexer, "get_tokens", lambda self, text, *a, **k: lexed.append(text))
+    line = "x ==?utf-8?b?" * 40_000
+    path = tmp_path / "code.rst"
+    path.write_text(f"Code\n====\n\n.. code:: python\n\n   {line}\n", encoding="utf-8")
+    result = extract(path, 2_000_000)
+    assert result.status == EXTRACTED
+    assert result.pieces[-1].text == line
+    assert lexed == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,52 +69,78 @@ def extract_rest(path: Path, max_chars: int) -> Extraction:
         return skipped(str(exc))
     buffer = _parse_rest(text, max_chars)
     if buffer is None:
-        # Too deep or too costly for docutils: read as plain text, by paragraphs,
-        # without headings, rather than not at all.
+        # Too deep or too slow for docutils: read as plain text, by paragraphs, without
+        # headings, rather than not at all.
         buffer = PieceBuffer(max_chars)
         buffer.extend(paragraphs(text.split("\n")))
     buffer.truncated = buffer.truncated or truncated
     return buffer.result()
 
 
+# docutils hands every list, and every run of directives or comments, the rest of the input
+# as a copy, so thousands of them alternating with paragraphs cost time quadratic in the
+# file (16,000 in 128 KB: 14 s; 2 MB would take about an hour). Prose parses at about 1.5 MB
+# a second here, so a parse still going after this long is given up on.
+MAX_REST_PARSE_SECONDS = 30.0
+
+
+class _ParseTimeout(Exception):
+    pass
+
+
 def _parse_rest(text: str, max_chars: int) -> PieceBuffer | None:
-    """The pieces docutils finds in ``text``, or None when it cannot parse it in good time:
-    names over MAX_REST_NAME_STEPS, or a nesting of lists or block quotes deeper than
-    Python's recursion limit (each level is a nested parse; a few hundred levels)."""
-    if rest_name_steps(text) > MAX_REST_NAME_STEPS:
-        return None
+    """The pieces docutils finds in ``text``, or None when it is nested deeper than Python's
+    recursion limit (each level of a list or block quote is a nested parse; a few hundred)
+    or takes longer than MAX_REST_PARSE_SECONDS."""
     buffer = PieceBuffer(max_chars)
     try:
         _RestWalker(buffer).parse(text, first_line=1, trail=(), depth=0)
-    except RecursionError:
+    except (RecursionError, _ParseTimeout):
         return None
     return buffer
 
 
-# docutils' inline parser tries a reference name ("a-b", "x:y") at every hyphen or colon
-# that starts one, and each try runs to the end of the name, so a name costs about its length
-# times its inner starts: 8,000 characters of hyphenated words take most of a second, 240,000
-# hours. Runs of name characters are summed that way; past this budget (under a second here,
-# and far above any prose) a file is read as plain text.
-MAX_REST_NAME_STEPS = 30_000_000
-_NAME_RUN = re.compile(r"[\w.+:-]{64,}")  # a shorter run cannot cost much
-_NAME_START = re.compile(r"[-:](?=[^\W_])")
+# docutils' inline parser looks for the end of every inline start-string (a backquote, a
+# star, a bar) in the rest of the paragraph, and tries a reference name ("a-b", "x:y") at
+# every hyphen, colon or slash inside one, to the end of the name: a text costs up to its
+# length times its starts. 116 KB with 20,000 unmatched backquotes took 11 s, a
+# 240,000-character run of hyphenated words hours. A text over the first limit, or past the
+# file's budget, keeps its inline markup as it is written (the text is the same but for
+# the markup characters); the budget is far above prose, and a file spends at most about
+# 5 s on it here. Counted, not timed, so a file always gives the same pieces.
+MAX_INLINE_STEPS_PER_TEXT = 10_000_000
+MAX_INLINE_STEPS_PER_FILE = 200_000_000
+_INLINE_START = re.compile(r"[`*|]|[-:/](?=[^\W_])")
 
 
-def rest_name_steps(text: str) -> int:
-    """An upper bound of the steps docutils spends on names in ``text``; linear in it."""
-    steps = 0
-    for run in _NAME_RUN.finditer(text):
-        steps += len(run[0]) * len(_NAME_START.findall(run[0]))
-    return steps
+def inline_steps(text: str) -> int:
+    """An upper bound of the steps docutils' inline parser spends on ``text``."""
+    return len(text) * (1 + len(_INLINE_START.findall(text)))
+
+
+class _InlineBudget:
+    """What is left of a file's inline parsing budget, shared by its nested parses."""
+
+    def __init__(self) -> None:
+        self.left = MAX_INLINE_STEPS_PER_FILE
+
+    def allows(self, text: str) -> bool:
+        steps = inline_steps(text)
+        if steps > MAX_INLINE_STEPS_PER_TEXT or steps > self.left:
+            return False
+        self.left -= steps
+        return True
 
 
 # Settings for every reST parse: no file is read (include, raw, csv-table/file), no message
-# is printed, and titles stay sections so every heading lands in the heading path.
+# is printed, titles stay sections so every heading lands in the heading path, and code is
+# not highlighted (Pygments took 16 s over one 500 KB line of a code block; the text is the
+# same without it).
 _REST_SETTINGS = {
     "report_level": 5, "halt_level": 5, "file_insertion_enabled": False,
     "raw_enabled": False, "input_encoding": "unicode", "warning_stream": False,
     "doctitle_xform": False, "sectsubtitle_xform": False, "docinfo_xform": False,
+    "syntax_highlight": "none",
 }
 _TAB_WIDTH = 8  # docutils' default; source lines are expanded the same way to compare them
 _UNKNOWN_DIRECTIVE = re.compile(r'^Unknown directive type "([^"]+)"\.$')
@@ -131,9 +158,12 @@ _SKIPPED_DIRECTIVES = frozenset(("toctree",))
 _MAX_DIRECTIVE_DEPTH = 4  # unknown directives inside unknown directives, each parsed again
 
 
-def _rest_parser() -> Any:
-    """docutils' reST parser with its per-line limit lifted while parsing, and without the
-    recognition of bare URIs and e-mail addresses in running text.
+def _rest_parser(budget: _InlineBudget, deadline: float) -> Any:
+    """docutils' reST parser with its per-line limit lifted while parsing, without the
+    recognition of bare URIs and e-mail addresses in running text, parsing inline markup
+    only in texts that ``budget`` allows (any other stays one text node), and raising
+    ``_ParseTimeout`` once ``time.monotonic()`` passes ``deadline`` (checked at every line
+    the state machines move to: docutils tells the document each time).
 
     docutils replaces a whole document that has one line over 10,000 characters by an error
     message. The text is already capped per file, so the parser may take any line; the
@@ -142,21 +172,37 @@ def _rest_parser() -> Any:
     changes nothing, and its pattern takes time quadratic in the length of a run of hyphens
     or hyphenated words (8,000 characters: about a second, searched again after every match).
     """
+    from docutils import nodes
     from docutils.parsers import rst
     from docutils.parsers.rst import states
 
     # Not a subclass: init_customizations builds its patterns from the class's own vars.
     inliner = states.Inliner()
     customize = inliner.init_customizations
+    parse_inline = inliner.parse
 
     def init_customizations(settings: Any) -> None:
         customize(settings)
         inliner.implicit_dispatch = []
 
+    def parse(text: str, lineno: int, memo: Any, parent: Any) -> tuple[list[Any], list[Any]]:
+        if budget.allows(text):
+            return parse_inline(text, lineno, memo, parent)  # type: ignore[no-any-return]
+        return [nodes.Text(text)], []
+
     inliner.init_customizations = init_customizations
+    inliner.parse = parse
 
     class Parser(rst.Parser):  # type: ignore[misc]
         def parse(self, inputstring: str, document: Any) -> None:
+            note_source = document.note_source
+
+            def note_source_in_time(source: Any, offset: Any) -> None:
+                if time.monotonic() > deadline:
+                    raise _ParseTimeout
+                note_source(source, offset)
+
+            document.note_source = note_source_in_time
             settings = document.settings
             limit = getattr(settings, "line_length_limit", 10_000)
             settings.line_length_limit = sys.maxsize
@@ -175,6 +221,8 @@ class _RestWalker:
         from docutils import nodes
 
         self.buffer = buffer
+        self.budget = _InlineBudget()
+        self.deadline = time.monotonic() + MAX_REST_PARSE_SECONDS
         self.nodes = nodes
         self.blocks = (
             nodes.paragraph, nodes.literal_block, nodes.doctest_block, nodes.line_block,
@@ -192,7 +240,8 @@ class _RestWalker:
         from docutils.core import publish_doctree
         from docutils.statemachine import string2lines
 
-        doctree = publish_doctree(text, parser=_rest_parser(), settings_overrides=_REST_SETTINGS)
+        doctree = publish_doctree(text, parser=_rest_parser(self.budget, self.deadline),
+                                  settings_overrides=_REST_SETTINGS)
         self.lines = string2lines(text, tab_width=_TAB_WIDTH, convert_whitespace=True)
         self.offset = first_line - 1
         self.depth = depth
