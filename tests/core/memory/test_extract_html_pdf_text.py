@@ -142,6 +142,44 @@ def test_html_pieces_before_the_first_heading_have_a_line_range(tmp_path: Path) 
     assert (body.line_start, body.line_end) == (6, 6)
 
 
+def test_html_text_outside_blocks_is_kept_in_order_with_its_lines(tmp_path: Path) -> None:
+    # Text straight in a div (or a td, or the body) is a block of its own: before, a page
+    # with any <p> lost all of it.
+    path = tmp_path / "divs.html"
+    path.write_text(
+        "<html><body>\n"
+        "<h1>Trip</h1>\n"
+        "<div>\n  Pack the <b>tent</b>\n  and stove.</div>\n"
+        "<p>Leave at six.</p>\n"
+        "<div>Map<br>compass</div><div><div>outer<p>inner</p>tail</div></div>\n"
+        "<table><td>loose cell</td></table>\n"
+        "<nav><div>Home</div></nav>\n"
+        "</body></html>\n"
+    )
+    result = extract(path, CAP)
+    assert [(p.text, p.heading, p.line_start, p.line_end) for p in result.pieces] == [
+        ("Trip", ("Trip",), 2, 2),
+        ("Pack the tent\nand stove.", ("Trip",), 4, 5),
+        ("Leave at six.", ("Trip",), 6, 6),
+        ("Map\ncompass", ("Trip",), 7, 7),
+        ("outer", ("Trip",), 7, 7),
+        ("inner", ("Trip",), 7, 7),
+        ("tail", ("Trip",), 7, 7),
+        ("loose cell", ("Trip",), 8, 8),
+    ]
+
+
+def test_html_mail_written_one_div_a_line_keeps_every_line(tmp_path: Path) -> None:
+    path = tmp_path / "note.eml"
+    path.write_bytes(b"From: a@b\nSubject: plans\nContent-Type: text/html\n\n"
+                     b"<div dir=\"ltr\">Hi Bob,<div><br></div><div>The meeting moved to "
+                     b"<b>Friday</b>.</div><div><br></div><p>-- Ann</p></div>\n")
+    result = extract(path, CAP)
+    assert result.status == EXTRACTED
+    assert [p.text for p in result.pieces][1:] == ["Hi Bob,", "The meeting moved to Friday.",
+                                                   "-- Ann"]
+
+
 # --- PDF: read lazily from the open file -------------------------------------------------
 
 

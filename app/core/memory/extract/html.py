@@ -31,6 +31,12 @@ _DROP = frozenset(("script", "style", "nav", "header", "footer", "aside", "noscr
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _BLOCKS = frozenset((*_HEADINGS, "p", "li", "pre", "blockquote", "tr", "dt", "dd",
                      "figcaption", "caption"))
+# Text outside the blocks (straight in a div, a td, the body: HTML mail writes one div a line)
+# is a block of its own, ended by any element that is not one of these.
+_INLINE = frozenset(("a", "abbr", "acronym", "b", "bdi", "bdo", "big", "br", "cite", "code",
+                     "data", "del", "dfn", "em", "font", "i", "img", "ins", "kbd", "label",
+                     "mark", "nobr", "q", "s", "samp", "small", "span", "strike", "strong",
+                     "sub", "sup", "time", "tt", "u", "var", "wbr"))
 # Where the main text is looked for, best first: the first <main>, the first <article>, body.
 _ROOTS = ("main", "article", "body")
 
@@ -42,16 +48,14 @@ class _Root:
     buffer: PieceBuffer
     state: str = "before"  # before, inside, after (only the first element of its kind)
     trail: list[str] = field(default_factory=list)
-    found: bool = False
-    loose: list[str] = field(default_factory=list)  # text outside blocks, if no block is found
-    loose_chars: int = 0
 
 
 @dataclass
 class _Block:
-    tag: str
+    tag: str  # "" for text outside the blocks
     line: int | None
     strings: list[str] = field(default_factory=list)
+    end: int | None = None  # the last line with text, for text outside the blocks
 
 
 class _Walker:
@@ -69,12 +73,14 @@ class _Walker:
         self.drop_depth = 0
         self.block: _Block | None = None
         self.block_depth = 0
+        self.loose: _Block | None = None  # text outside the blocks since the last boundary
         self.line: int | None = None
         self.open = 0  # elements started and not ended: left open when the parser gave up
         self.deepest = 0  # the most elements open at once: past _MAX_DEPTH the parser gave up
 
     def finish(self) -> None:
         """A block still open when the parser stopped (e.g. nesting too deep) is kept."""
+        self._end_loose()
         if self.block is not None and not self.drop_depth:
             self._add_block(self.block)
         self.block = None
@@ -95,6 +101,12 @@ class _Walker:
         self._text(previous.tail if previous is not None else
                    parent.text if parent is not None else None)
         tag = element.tag if isinstance(element.tag, str) else ""
+        if tag not in _INLINE:
+            self._end_loose()
+        elif tag == "br" and not self.drop_depth:
+            target = self.block or self.loose
+            if target is not None:
+                target.strings.append("\n")
         self.line = element.sourceline
         if self.drop_depth or tag in _DROP:
             self.drop_depth += 1
@@ -115,6 +127,8 @@ class _Walker:
         children = len(element)
         self._text(element[children - 1].tail if children else element.text)
         tag = element.tag if isinstance(element.tag, str) else ""
+        if tag not in _INLINE:
+            self._end_loose()
         if self.drop_depth:
             self.drop_depth -= 1
         else:
@@ -135,6 +149,7 @@ class _Walker:
     def _text(self, text: str | None) -> None:
         if not text:
             return
+        line = self.line
         if self.line is not None:
             self.line += text.count("\n")
         if self.drop_depth:
@@ -142,10 +157,20 @@ class _Walker:
         if self.block is not None:
             self.block.strings.append(text)
             return
-        for root in self._inside():
-            if not root.found and root.loose_chars < root.buffer.max_chars:
-                root.loose.append(text)
-                root.loose_chars += len(text)
+        stripped = text.strip()
+        if not stripped:
+            return
+        if self.loose is None:
+            first = None if line is None else line + text[: text.index(stripped)].count("\n")
+            self.loose = _Block("", first)
+        self.loose.strings.append(text)
+        if line is not None:
+            self.loose.end = line + text.rstrip().count("\n")
+
+    def _end_loose(self) -> None:
+        if self.loose is not None:
+            self._add_block(self.loose)
+            self.loose = None
 
     def _inside(self) -> Iterator[_Root]:
         return (root for root in self.roots.values() if root.state == "inside")
@@ -153,16 +178,18 @@ class _Walker:
     def _add_block(self, block: _Block) -> None:
         if block.tag == "pre":
             text = "".join(block.strings)
-        else:
-            separator = " | " if block.tag == "tr" else " "
-            text = separator.join(s.strip() for s in block.strings if s.strip())
+        elif block.tag == "tr":
+            text = " | ".join(s.strip() for s in block.strings if s.strip())
+        else:  # as a browser shows it: spaces collapsed, lines kept
+            rows = "".join(block.strings).split("\n")
+            text = "\n".join(" ".join(row.split()) for row in rows if row.strip())
         if not text.strip():
             return
         lines: tuple[int | None, int | None] = (None, None)
         if self.with_lines and block.line is not None:
-            lines = (block.line, max(block.line, self.line or block.line))
+            end = block.end if block.end is not None else self.line
+            lines = (block.line, max(block.line, end or block.line))
         for root in self._inside():
-            root.found = True
             if block.tag in _HEADINGS:
                 level = int(block.tag[1])
                 del root.trail[level - 1 :]
@@ -207,10 +234,6 @@ def html_pieces(markup: str, buffer: PieceBuffer, base: tuple[str, ...] = (),
     buffer.truncated = buffer.truncated or not complete
     walker.finish()
     root = walker.chosen()
-    if not root.found:
-        text = "\n".join(s.strip() for s in root.loose if s.strip())
-        if text:
-            root.buffer.add(Piece(text, heading=base))
     # The pieces were cleaned and cut to the room left by root.buffer: move them over.
     buffer.pieces.extend(root.buffer.pieces)
     buffer.used += root.buffer.used
