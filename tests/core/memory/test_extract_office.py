@@ -140,6 +140,54 @@ def test_odt_whose_content_inflates_past_its_limit_is_refused(tmp_path: Path) ->
     assert result.reason.startswith("odt file too large when unpacked")
 
 
+def test_odt_notes_are_read_after_the_body_not_into_their_sentence(tmp_path: Path) -> None:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import H, Note, NoteBody, NoteCitation, P
+
+    document = OpenDocumentText()
+    document.text.addElement(H(outlinelevel=1, text="Results"))
+    for text, note_class, body in (("The yield rose", "footnote", "Measured in May."),
+                                   ("as expected", "endnote", "See the 2019 trial."),
+                                   ("and held", "footnote", "Until June.")):
+        paragraph = P(text=text)
+        note = Note(noteclass=note_class)
+        note.addElement(NoteCitation(text="1"))
+        note_body = NoteBody()
+        note_body.addElement(P(text=body))
+        note.addElement(note_body)
+        paragraph.addElement(note)
+        paragraph.addText(".")
+        document.text.addElement(paragraph)
+    document.save(str(tmp_path / "notes.odt"))
+    result = extract(tmp_path / "notes.odt", CAP)
+    assert [(p.text, p.heading, p.line_start) for p in result.pieces] == [
+        ("Results", ("Results",), 1),
+        ("The yield rose.", ("Results",), 2),
+        ("as expected.", ("Results",), 3),
+        ("and held.", ("Results",), 4),
+        ("Measured in May.", ("Footnotes",), None),
+        ("Until June.", ("Footnotes",), None),
+        ("See the 2019 trial.", ("Endnotes",), None),
+    ]
+
+
+def test_odt_space_counts_are_bounded(tmp_path: Path) -> None:
+    # odfpy's own reader would build a string of two billion spaces for this one element.
+    from odf.opendocument import OpenDocumentText
+    from odf.text import P, S
+
+    document = OpenDocumentText()
+    for count in (3, 2_000_000_000, 0):
+        paragraph = P(text="a")
+        paragraph.addElement(S(c=count))
+        paragraph.addText("b")
+        document.text.addElement(paragraph)
+    document.save(str(tmp_path / "spaces.odt"))
+    damaged = rewrite(tmp_path / "spaces.odt", tmp_path / "odd.odt",
+                      lambda n, d: d.replace(b'text:c="0"', b'text:c="x"'))
+    assert texts(damaged) == ["a   b", "a" + " " * 100 + "b", "a b"]
+
+
 @pytest.mark.parametrize("part", ["content.xml", "styles.xml", "meta.xml"])
 def test_odt_with_a_part_that_is_not_xml_fails_without_printing_it(
         tmp_path: Path, part: str, capfd: pytest.CaptureFixture[str]) -> None:

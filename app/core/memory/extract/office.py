@@ -8,7 +8,8 @@ row), then its footnotes and endnotes (headings "Footnotes", "Endnotes") and the
 headers and footers (each distinct text once, under "Header" / "Footer"). PPTX cites the
 slide number as the page and the slide title as the heading. Each package is
 checked first (``archive``): text parts are size-limited, big media are emptied. An ODT with
-a part that is not well-formed XML is damaged (odfpy would skip the part, and print it)."""
+a part that is not well-formed XML is damaged (odfpy would skip the part, and print it); an
+ODT's notes, like a DOCX's, come after its body, under "Footnotes" and "Endnotes"."""
 
 from __future__ import annotations
 
@@ -314,24 +315,71 @@ def _load_odt(path: Path) -> Any:
 
 
 def extract_odt(path: Path, max_chars: int) -> Extraction:
-    from odf import teletype
-
     document = _load_odt(path)
     if document is None:
         return failed("damaged odt file (a part is not well-formed XML)")
     buffer = PieceBuffer(max_chars)
     trail: list[str] = []
     heading: tuple[str, ...] = ()
+    notes: list[tuple[str, str]] = []  # (class, text): read after the body, like DOCX's
     for number, element in enumerate(_odt_blocks(document.text), start=1):
         if buffer.full:
             break
-        content = teletype.extractText(element).strip()
+        content = _odt_text(element, notes).strip()
         if element.qname[1] == "h":
             level = _clamp_level(element.getAttribute("outlinelevel") or 1)
             if content:
                 heading = _push(trail, level, content)
         buffer.add(Piece(content, heading=heading, line_start=number, line_end=number))
+    for kind, title in (("footnote", "Footnotes"), ("endnote", "Endnotes")):
+        for note_class, text in notes:
+            if buffer.full:
+                buffer.truncated = True
+                break
+            if (note_class or "footnote") == kind:
+                buffer.add(Piece(text.strip(), heading=(title,)))
     return buffer.result()
+
+
+_ODT_TEXT_NS = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+
+
+def _odt_text(element: Any, notes: list[tuple[str, str]]) -> str:
+    """The text of ``element`` as odfpy's ``teletype.extractText`` gives it, except that a
+    note (its number and its body) is not run into the sentence it is anchored in but put on
+    ``notes``: "here1The note" would be one word to search."""
+    parts: list[str] = []
+    for child in element.childNodes:
+        if child.nodeType == child.TEXT_NODE:
+            parts.append(child.data)
+            continue
+        if child.nodeType != child.ELEMENT_NODE:
+            continue
+        namespace, name = child.qname
+        if namespace != _ODT_TEXT_NS:
+            parts.append(_odt_text(child, notes))
+        elif name == "line-break":
+            parts.append("\n")
+        elif name == "tab":
+            parts.append("\t")
+        elif name == "s":
+            parts.append(" " * _space_count(child.getAttribute("c")))
+        elif name == "note":
+            body = "".join(_odt_text(part, notes) + "\n" for part in child.childNodes
+                           if getattr(part, "qname", None) == (_ODT_TEXT_NS, "note-body"))
+            notes.append((child.getAttribute("noteclass") or "", body))
+        else:
+            parts.append(_odt_text(child, notes))
+    return "".join(parts)
+
+
+def _space_count(value: str | None) -> int:
+    """A ``text:s`` element's count of spaces, within 1-100 (odfpy's own reader would make a
+    string of any count it is given, two billion spaces included)."""
+    try:
+        return min(max(int(value or 1), 1), 100)
+    except ValueError:
+        return 1
 
 
 def _odt_blocks(node: Any) -> Any:
