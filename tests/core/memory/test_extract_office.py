@@ -140,6 +140,21 @@ def test_odt_whose_content_inflates_past_its_limit_is_refused(tmp_path: Path) ->
     assert result.reason.startswith("odt file too large when unpacked")
 
 
+def test_pptx_table_rows_leave_out_empty_and_merged_cells(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Plan"
+    table = slide.shapes.add_table(3, 3, Inches(1), Inches(1), Inches(6), Inches(2)).table
+    table.cell(0, 0).text = "wide"
+    table.cell(0, 0).merge(table.cell(0, 2))
+    table.cell(1, 0).text, table.cell(1, 2).text = "left", "right"
+    deck.save(str(tmp_path / "plan.pptx"))
+    assert texts(tmp_path / "plan.pptx") == ["Plan", "wide", "left | right"]
+
+
 def test_odt_notes_are_read_after_the_body_not_into_their_sentence(tmp_path: Path) -> None:
     from odf.opendocument import OpenDocumentText
     from odf.text import H, Note, NoteBody, NoteCitation, P

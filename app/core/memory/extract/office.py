@@ -282,7 +282,8 @@ def _shape_texts(shape: Any) -> list[str]:
     if getattr(shape, "has_text_frame", False):
         return [shape.text_frame.text]
     if getattr(shape, "has_table", False):
-        return [" | ".join(c.text for c in row.cells) for row in shape.table.rows]
+        rows = (" | ".join(c.text for c in row.cells if c.text.strip()) for row in shape.table.rows)
+        return [row for row in rows if row]  # empty and merged-over cells left out, as in DOCX
     if shape.shape_type == 6:  # a group: its members
         return [t for member in shape.shapes for t in _shape_texts(member)]
     return []
