@@ -90,6 +90,18 @@ def test_org_headings(tmp_path: Path) -> None:
     assert piece_with(result, "not a heading").heading == ("Projects", "Garden")
 
 
+@pytest.mark.timeout(60)
+def test_org_heading_with_a_long_run_of_blanks_is_read_in_linear_time(tmp_path: Path) -> None:
+    # "(.*?)\s*$" took minutes on this line (100 KB of tabs before the title goes on).
+    path = tmp_path / "tabs.org"
+    path.write_text("* Head " + "\t" * 100_000 + "tail  \nThe body.\n", encoding="utf-8")
+    result = extract(path, CAP)
+    assert result.status == EXTRACTED
+    title = result.pieces[0].heading[0]
+    assert title.startswith("Head \t") and title.endswith("\ttail")
+    assert piece_with(result, "The body.").heading == (title,)
+
+
 def test_html_main_text_without_navigation(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text(
